@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""PyTorch reference of the two-level Med-NCA of package nca.
+
+The model, loss and training step follow notes on the Go model exactly
+(reflect padding, two 3x3 perception convolutions, 48->128->16 update rule
+without output bias, fire mask, image channel reset after every step,
+4x average-pool level 1, nearest upsampling, random patch for level 2,
+0.7 Dice + 0.3 focal loss, Adam). It has two uses:
+
+  bench   time one training iteration and one inference, to compare the Go
+          backends with PyTorch on the same machine;
+  check   run inference with weights exported by the Go code and print the
+          probabilities (and, given a mask, the loss and its gradients) as
+          JSON, so a Go test can compare both implementations.
+  matmul  measure the matrix-product throughput of the update rule's shape.
+
+Examples:
+  python3 bench/torch_mednca.py bench --threads 2 --reps 5
+  python3 bench/torch_mednca.py bench --device cuda --compile
+  python3 bench/torch_mednca.py check weights.json input.json > out.json
+"""
+
+import argparse
+import json
+import math
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+CHANNELS = 16
+HIDDEN = 128
+LEVELS = ("level1", "level2")
+
+
+# ---------------------------------------------------------------- model
+
+
+def init_params(generator, device):
+    """Returns the variables of both levels, named like the Go store, in the
+    Go layouts (HWIO convolutions, [in,out] dense), initialised like
+    PyTorch's defaults: uniform in +-1/sqrt(fan_in), dense_out zero."""
+
+    def uniform(shape, fan_in):
+        bound = 1.0 / math.sqrt(fan_in)
+        return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+    params = {}
+    for level in LEVELS:
+        for conv in ("conv_a", "conv_b"):
+            params[f"/{level}/{conv}/weights"] = uniform((3, 3, CHANNELS, CHANNELS), 9 * CHANNELS)
+            params[f"/{level}/{conv}/biases"] = uniform((CHANNELS,), 9 * CHANNELS)
+        params[f"/{level}/dense_in/weights"] = uniform((3 * CHANNELS, HIDDEN), 3 * CHANNELS)
+        params[f"/{level}/dense_in/biases"] = uniform((HIDDEN,), 3 * CHANNELS)
+        params[f"/{level}/dense_out/weights"] = torch.zeros((HIDDEN, CHANNELS))
+    return {name: p.to(device).requires_grad_(True) for name, p in params.items()}
+
+
+def level_weights(params, level):
+    """Converts one level's Go-layout variables to the NCHW layouts conv2d
+    wants: HWIO -> OIHW, dense [in,out] -> 1x1 convolution [out,in,1,1]."""
+    p = lambda name: params[f"/{level}/{name}"]
+    return {
+        "wa": p("conv_a/weights").permute(3, 2, 0, 1),
+        "ba": p("conv_a/biases"),
+        "wb": p("conv_b/weights").permute(3, 2, 0, 1),
+        "bb": p("conv_b/biases"),
+        "w1": p("dense_in/weights").t()[:, :, None, None],
+        "b1": p("dense_in/biases"),
+        "w2": p("dense_out/weights").t()[:, :, None, None],
+    }
+
+
+def nca_step(state, image, w, fire_rate, generator):
+    """One step of a level on state [B,C,H,W]; image [B,1,H,W] is written
+    back into channel 0 afterwards."""
+    padded = F.pad(state, (1, 1, 1, 1), mode="reflect")
+    conv_a = F.conv2d(padded, w["wa"], w["ba"])
+    conv_b = F.conv2d(padded, w["wb"], w["bb"])
+    perception = torch.cat([state, conv_a, conv_b], dim=1)
+    hidden = F.relu(F.conv2d(perception, w["w1"], w["b1"]))
+    update = F.conv2d(hidden, w["w2"])
+    if fire_rate < 1.0:
+        b, _, h, wd = state.shape
+        noise = torch.rand((b, 1, h, wd), generator=generator, device=state.device)
+        update = update * (noise < fire_rate).to(update.dtype)
+    state = state + update
+    return torch.cat([image, state[:, 1:]], dim=1)
+
+
+def run_level(state, image, w, steps, fire_rate, generator):
+    for _ in range(steps):
+        state = nca_step(state, image, w, fire_rate, generator)
+    return state
+
+
+def forward(params, image, cfg, generator, patch_offsets=None):
+    """Two-level forward pass on image [B,1,N,N]. With patch_offsets (one
+    (row, col) per sample) level 2 runs on PxP crops (training); without,
+    on the whole image (inference). Returns level-2 logits [B,h,w]."""
+    scale = cfg["scale"]
+    small = F.avg_pool2d(image, scale)
+    b, _, hs, ws = small.shape
+    state = torch.cat([small, small.new_zeros((b, CHANNELS - 1, hs, ws))], dim=1)
+    state = run_level(state, small, level_weights(params, "level1"),
+                      cfg["steps1"], cfg["fire_rate"], generator)
+
+    state = state.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    state = torch.cat([image, state[:, 1:]], dim=1)
+    if patch_offsets is not None:
+        p = cfg["patch"]
+        state = torch.stack([state[i, :, r:r + p, c:c + p] for i, (r, c) in enumerate(patch_offsets)])
+        image = state[:, :1]
+    state = run_level(state, image, level_weights(params, "level2"),
+                      cfg["steps2"], cfg["fire_rate"], generator)
+    return state[:, 1]
+
+
+def loss_fn(logits, mask):
+    """0.7 Dice loss (per sample, smoothed by 1) + 0.3 focal loss (gamma 2,
+    alpha 0.8 on the lesion); logits and mask [B,h,w]."""
+    p = torch.sigmoid(logits)
+    dims = (1, 2)
+    dice = (2 * (p * mask).sum(dims) + 1) / (p.sum(dims) + mask.sum(dims) + 1)
+    dice_loss = (1 - dice).mean()
+    bce = F.binary_cross_entropy_with_logits(logits, mask, reduction="none")
+    pt = p * mask + (1 - p) * (1 - mask)
+    alpha = 0.8 * mask + 0.2 * (1 - mask)
+    focal = (alpha * (1 - pt) ** 2 * bce).mean()
+    return 0.7 * dice_loss + 0.3 * focal
+
+
+# ---------------------------------------------------------------- bench
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, warmup, reps):
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def synthetic_batch(cfg, batch, generator, device):
+    """Images of smooth noise and masks of a disc, like a lesion."""
+    n = cfg["size"]
+    image = torch.rand((batch, 1, n, n), generator=generator)
+    image = F.avg_pool2d(F.pad(image, (2, 2, 2, 2), mode="reflect"), 5, stride=1)
+    yy, xx = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    disc = (((yy - n / 2) ** 2 + (xx - n / 2) ** 2) < (n / 4) ** 2).float()
+    mask = disc.expand(batch, n, n).contiguous()
+    return image.to(device), mask.to(device)
+
+
+def bench(args):
+    device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(args.seed)
+    cpu_gen = generator
+    dev_gen = torch.Generator(device=device).manual_seed(args.seed) if device.type == "cuda" else generator
+    cfg = dict(size=args.size, scale=4, steps1=args.steps1, steps2=args.steps2,
+               patch=args.patch, fire_rate=0.5)
+    params = init_params(cpu_gen, device)
+    optimizer = torch.optim.Adam(params.values(), lr=1e-3)
+    image, mask = synthetic_batch(cfg, args.batch, cpu_gen, device)
+    infer_image = image[:1]
+
+    def train_iter(image, mask, offsets):
+        optimizer.zero_grad(set_to_none=True)
+        logits = forward(params, image, cfg, dev_gen, offsets)
+        crops = torch.stack([mask[i, r:r + cfg["patch"], c:c + cfg["patch"]]
+                             for i, (r, c) in enumerate(offsets)])
+        loss = loss_fn(logits, crops)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def infer(image):
+        with torch.no_grad():
+            return torch.sigmoid(forward(params, image, cfg, dev_gen))
+
+    backend = "torch-eager"
+    if args.compile:
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"torch {torch.__version__} has no torch.compile (needs 2.0+)")
+        train_iter = torch.compile(train_iter)
+        infer = torch.compile(infer)
+        backend = "torch-compile"
+
+    def random_offsets():
+        hi = cfg["size"] - cfg["patch"]
+        return [(int(torch.randint(0, hi + 1, (1,), generator=cpu_gen)),
+                 int(torch.randint(0, hi + 1, (1,), generator=cpu_gen))) for _ in range(args.batch)]
+
+    train_times = timed(lambda: train_iter(image, mask, random_offsets()), device, args.warmup, args.reps)
+    infer_times = timed(lambda: infer(infer_image), device, args.warmup, args.reps)
+    result = {
+        "backend": backend,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "config": dict(cfg, batch=args.batch),
+        "train_iter_s_median": statistics.median(train_times),
+        "train_iter_s": train_times,
+        "infer_s_median": statistics.median(infer_times),
+        "infer_s": infer_times,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    if device.type == "cuda":
+        result["peak_gpu_bytes"] = torch.cuda.max_memory_allocated(device)
+    print(json.dumps(result, indent=1))
+
+
+def matmul(args):
+    """Throughput of the update rule's first matrix product:
+    [B*H*W, 48] x [48, 128] with B=8, H=W=64 (one level-2 training step)."""
+    device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
+    rows = args.batch * args.patch * args.patch
+    a = torch.rand((rows, 3 * CHANNELS), device=device)
+    b = torch.rand((3 * CHANNELS, HIDDEN), device=device)
+    times = timed(lambda: a @ b, device, 3, max(args.reps, 20))
+    seconds = statistics.median(times)
+    print(json.dumps({
+        "what": f"matmul [{rows},{3 * CHANNELS}]x[{3 * CHANNELS},{HIDDEN}] float32",
+        "device": str(device), "threads": torch.get_num_threads(),
+        "seconds_median": seconds,
+        "gflops": 2 * rows * 3 * CHANNELS * HIDDEN / seconds / 1e9,
+    }, indent=1))
+
+
+# ---------------------------------------------------------------- check
+
+
+def tensor_from_json(entry):
+    return torch.tensor(entry["data"], dtype=torch.float32).reshape(entry["shape"])
+
+
+def tensor_to_json(t):
+    t = t.detach().cpu().float()
+    return {"shape": list(t.shape), "data": t.reshape(-1).tolist()}
+
+
+def check(args):
+    """Inference (and optionally loss and gradients) on given weights and
+    input; fire_rate 1.0 makes it deterministic."""
+    torch.set_num_threads(args.threads)
+    with open(args.weights) as f:
+        raw = json.load(f)
+    with open(args.input) as f:
+        inp = json.load(f)
+    params = {name: tensor_from_json(entry).requires_grad_(True) for name, entry in raw.items()}
+    missing = [n for n in init_params(torch.Generator(), "cpu") if n not in params]
+    if missing:
+        raise SystemExit(f"{args.weights}: missing variables {missing}")
+
+    image = tensor_from_json(inp["image"]).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+    n = image.shape[-1]
+    cfg = dict(size=n, scale=inp.get("scale", 4), steps1=inp.get("steps1", 48),
+               steps2=inp.get("steps2", 48), patch=n, fire_rate=inp.get("fire_rate", 1.0))
+    generator = torch.Generator().manual_seed(inp.get("seed", 0))
+    logits = forward(params, image, cfg, generator)
+    out = {"probabilities": tensor_to_json(torch.sigmoid(logits)), "logits": tensor_to_json(logits)}
+    if "mask" in inp:
+        mask = tensor_from_json(inp["mask"])[..., 0]
+        loss = loss_fn(logits, mask)
+        out["loss"] = loss.item()
+        loss.backward()
+        out["gradients"] = {name: tensor_to_json(p.grad) for name, p in params.items()}
+    json.dump(out, sys.stdout)
+    print()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    for mode in ("bench", "matmul"):
+        p = sub.add_parser(mode)
+        p.add_argument("--device", default="cpu", help="cpu or cuda")
+        p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
+        p.add_argument("--reps", type=int, default=5)
+        p.add_argument("--warmup", type=int, default=1)
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--size", type=int, default=128, help="image size N (N x N)")
+        p.add_argument("--batch", type=int, default=8)
+        p.add_argument("--patch", type=int, default=64, help="level-2 training patch size")
+        p.add_argument("--steps1", type=int, default=48)
+        p.add_argument("--steps2", type=int, default=48)
+        p.add_argument("--compile", action="store_true", help="use torch.compile (torch 2.0+)")
+    p = sub.add_parser("check")
+    p.add_argument("weights", help="JSON of variables exported by the Go model")
+    p.add_argument("input", help="JSON with image [B,N,N,1], optional mask, fire_rate, steps1, steps2")
+    p.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    {"bench": bench, "matmul": matmul, "check": check}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
