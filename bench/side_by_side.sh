@@ -86,6 +86,7 @@ for round in $(seq 1 "$rounds"); do
   for backend in $backends; do
     file="$out/round$round-${backend//:/_}.json"
     echo "round $round: mednca bench --backend $backend" >&2
+    # shellcheck disable=SC2086 # the extra arguments are a word list
     if ! "$mednca" bench --backend "$backend" --reps "$reps" ${MEDNCA_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
       echo "  failed: see $file.log" >&2
       rm -f "$file"
@@ -93,6 +94,7 @@ for round in $(seq 1 "$rounds"); do
   done
   file="$out/round$round-torch.json"
   echo "round $round: torch_mednca.py bench" >&2
+  # shellcheck disable=SC2086 # the extra arguments are a word list
   if ! "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
     echo "  failed: see $file.log" >&2
     rm -f "$file"

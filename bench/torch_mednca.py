@@ -23,14 +23,21 @@ Examples:
 import argparse
 import json
 import math
+import os
 import platform
 import resource
 import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# OpenMP threads that spin while waiting for each other (the default,
+# ACTIVE) lose most of their time when other processes share the cores:
+# a 3x3 convolution ran 15x slower on a busy two-core machine. PASSIVE
+# sleeps instead; it must be set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 CHANNELS = 16
 HIDDEN = 128
@@ -62,13 +69,13 @@ def init_params(generator, device):
 
 def level_weights(params, level):
     """Converts one level's Go-layout variables to the NCHW layouts conv2d
-    wants: HWIO -> OIHW, dense [in,out] -> 1x1 convolution [out,in,1,1]."""
+    wants: HWIO -> OIHW, dense [in,out] -> 1x1 convolution [out,in,1,1].
+    conv_a and conv_b become one convolution with 2C outputs (conv_a's
+    first): the same sums, and 20% faster training than two calls."""
     p = lambda name: params[f"/{level}/{name}"]
     return {
-        "wa": p("conv_a/weights").permute(3, 2, 0, 1),
-        "ba": p("conv_a/biases"),
-        "wb": p("conv_b/weights").permute(3, 2, 0, 1),
-        "bb": p("conv_b/biases"),
+        "wab": torch.cat([p("conv_a/weights"), p("conv_b/weights")], dim=3).permute(3, 2, 0, 1),
+        "bab": torch.cat([p("conv_a/biases"), p("conv_b/biases")]),
         "w1": p("dense_in/weights").t()[:, :, None, None],
         "b1": p("dense_in/biases"),
         "w2": p("dense_out/weights").t()[:, :, None, None],
@@ -79,9 +86,8 @@ def nca_step(state, image, w, fire_rate, generator):
     """One step of a level on state [B,C,H,W]; image [B,1,H,W] is written
     back into channel 0 afterwards."""
     padded = F.pad(state, (1, 1, 1, 1), mode="reflect")
-    conv_a = F.conv2d(padded, w["wa"], w["ba"])
-    conv_b = F.conv2d(padded, w["wb"], w["bb"])
-    perception = torch.cat([state, conv_a, conv_b], dim=1)
+    conv_ab = F.conv2d(padded, w["wab"], w["bab"])  # [conv_a, conv_b] channels
+    perception = torch.cat([state, conv_ab], dim=1)
     hidden = F.relu(F.conv2d(perception, w["w1"], w["b1"]))
     update = F.conv2d(hidden, w["w2"])
     if fire_rate < 1.0:
@@ -214,6 +220,7 @@ def bench(args):
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "config": dict(cfg, batch=args.batch),
         "train_iter_s_median": statistics.median(train_times),
         "train_iter_s": train_times,

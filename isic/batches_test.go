@@ -103,7 +103,8 @@ func TestAugmentedBatches(t *testing.T) {
 
 	// Geometry only: every image is one of the 8 symmetries of a sample,
 	// and its mask is the same symmetry of the sample's mask.
-	b := NewBatches(d, BatchOptions{BatchSize: 6, Seed: 1, Augment: true, Brightness: -1, Contrast: -1})
+	b := NewBatches(d, BatchOptions{BatchSize: 6, Seed: 1, Augment: true,
+		Brightness: -1, Contrast: -1})
 	used := map[Dihedral]bool{}
 	for range 4 {
 		images, masks, _ := epoch(t, b, size)
@@ -192,7 +193,8 @@ func TestDihedral(t *testing.T) {
 
 func TestNewBatchesRejectsMisuse(t *testing.T) {
 	assert.Panics(t, func() { NewBatches(&Dataset{Size: 4}, BatchOptions{}) })
-	assert.Panics(t, func() { NewBatches(Synthetic(1, 1, SyntheticOptions{Size: 4}), BatchOptions{BatchSize: -1}) })
+	one := Synthetic(1, 1, SyntheticOptions{Size: 4})
+	assert.Panics(t, func() { NewBatches(one, BatchOptions{BatchSize: -1}) })
 	b := NewBatches(Synthetic(3, 1, SyntheticOptions{Size: 4}), BatchOptions{})
 	_, _, sizes := epoch(t, b, 4)
 	assert.Equal(t, []int{3}, sizes, "default batch size %d holds all 3", DefaultBatchSize)

@@ -11,7 +11,8 @@ import (
 // idsOnly returns a dataset of n 1 x 1 samples named id0, id1, ...; the
 // pixel of sample i is i, so subsets can be traced.
 func idsOnly(n int) *Dataset {
-	d := &Dataset{Size: 1, IDs: make([]string, n), Images: make([]float32, n), Masks: make([]float32, n)}
+	d := &Dataset{Size: 1, IDs: make([]string, n), Images: make([]float32, n),
+		Masks: make([]float32, n)}
 	for i := range n {
 		d.IDs[i] = fmt.Sprintf("id%d", i)
 		d.Images[i] = float32(i)
@@ -87,7 +88,8 @@ func TestSplitDependsOnlyOnSeedAndID(t *testing.T) {
 		odd = append(odd, i)
 	}
 	s2 := d.Subset(odd).Split(9, 0.7, 0.2)
-	for name, p := range map[string]*Dataset{"train": s2.Train, "val": s2.Validation, "test": s2.Test} {
+	parts := map[string]*Dataset{"train": s2.Train, "val": s2.Validation, "test": s2.Test}
+	for name, p := range parts {
 		for _, id := range p.IDs {
 			assert.Equal(t, part[id], name, id)
 		}

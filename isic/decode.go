@@ -48,7 +48,8 @@ func decodeConfig(r io.Reader, name string, maxPixels int) (image.Config, string
 		return cfg, "", fmt.Errorf("%s: not a JPEG or PNG image; convert it to one of these", name)
 	}
 	if err != nil {
-		return cfg, "", fmt.Errorf("%s: unreadable image header (corrupt or truncated file): %w", name, err)
+		return cfg, "", fmt.Errorf("%s: unreadable image header (corrupt or truncated file): %w",
+			name, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return cfg, "", fmt.Errorf("%s: image header claims %dx%d pixels; the file is corrupt",

@@ -61,7 +61,8 @@ func parseFolderName(name string) folderName {
 		return folderName{}
 	}
 
-	// Ground truth of the other tasks sits beside the segmentation masks.
+	// Find the part; the folders of the other tasks, which sit beside the
+	// segmentation ones, are not ours.
 	rest := tokens[1:]
 	for i, tok := range rest {
 		switch {

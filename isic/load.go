@@ -5,10 +5,8 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -310,40 +308,16 @@ func decodePairs(pairs []pair, opts LoadOptions, report *LoadReport) *Dataset {
 		Masks:  make([]float32, len(pairs)*n),
 		Report: report,
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
 
-	// Workers write straight into the slot of their pair; the caller's
-	// goroutine only counts, so Progress needs no locking.
+	// Workers write straight into the slot of their pair.
 	outcomes := make([]outcome, len(pairs))
-	jobs := make(chan int)
-	done := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, max(len(pairs), 1)) {
-		wg.Go(func() {
-			for i := range jobs {
-				outcomes[i] = decodePair(pairs[i], opts.Size, d.Image(i), d.Mask(i))
-				done <- i
-			}
-		})
+	var progress func(done int)
+	if opts.Progress != nil {
+		progress = func(done int) { opts.Progress(done, len(pairs)) }
 	}
-	go func() {
-		for i := range pairs {
-			jobs <- i
-		}
-		close(jobs)
-		wg.Wait()
-		close(done)
-	}()
-	count := 0
-	for range done {
-		count++
-		if opts.Progress != nil {
-			opts.Progress(count, len(pairs))
-		}
-	}
+	parallelFor(len(pairs), opts.Workers, func(i int) {
+		outcomes[i] = decodePair(pairs[i], opts.Size, d.Image(i), d.Mask(i))
+	}, progress)
 	return keepDecoded(d, pairs, outcomes, report)
 }
 

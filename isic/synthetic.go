@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 )
 
 // SyntheticOptions configures the synthetic lesions of [Synthetic] and
@@ -72,14 +70,14 @@ func Synthetic(n int, seed int64, opts SyntheticOptions) *Dataset {
 		Masks:  make([]float32, n*pixels),
 		Source: fmt.Sprintf("synthetic (seed %d)", seed),
 	}
-	parallelFor(n, func(i int) {
+	parallelFor(n, 0, func(i int) {
 		rgb, mask := SyntheticSample(seed, i, opts)
 		d.IDs[i] = SyntheticID(i)
 		copy(d.Image(i), PreprocessImage(rgb, opts.Size))
 		for j, v := range mask.Pix {
 			d.Masks[i*pixels+j] = b2f(v > 127)
 		}
-	})
+	}, nil)
 	return d
 }
 
@@ -99,7 +97,7 @@ func WriteSynthetic(dir string, n int, seed int64, opts SyntheticOptions) error 
 		}
 	}
 	errs := make([]error, n)
-	parallelFor(n, func(i int) {
+	parallelFor(n, 0, func(i int) {
 		rgb, mask := SyntheticSample(seed, i, opts)
 		id := SyntheticID(i)
 		errs[i] = writeImage(filepath.Join(imageDir, id+".jpg"), func(f *os.File) error {
@@ -110,7 +108,7 @@ func WriteSynthetic(dir string, n int, seed int64, opts SyntheticOptions) error 
 				return png.Encode(f, mask)
 			})
 		}
-	})
+	}, nil)
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -133,28 +131,6 @@ func writeImage(path string, encode func(f *os.File) error) error {
 		return fmt.Errorf("cannot write synthetic sample %s: %w", path, err)
 	}
 	return nil
-}
-
-// parallelFor calls fn(i) for i in [0, n) on runtime.NumCPU() goroutines.
-func parallelFor(n int, fn func(i int)) {
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), max(n, 1)) {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				j := i
-				i++
-				next.Unlock()
-				if j >= n {
-					return
-				}
-				fn(j)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // SyntheticSample draws synthetic dermoscopy image index of the set seed: a

@@ -82,7 +82,8 @@ say "built $(cd "$bin_dir" && echo gonb goimports gopls) in $bin_dir"
 step="locating the PJRT CUDA plugin"
 plugin=${MEDNCA_PJRT_PLUGIN:-}
 if [[ -z "$plugin" && " $kernels " == *" mednca-cuda "* ]]; then
-	# The mednca command knows where plugins are installed; older trees lack it.
+	# The mednca command searches where PJRT plugins get installed; it exits
+	# non-zero when there is none, and the variable then stays unset.
 	plugin=$(cd "$repo" && go run ./cmd/mednca backends --plugin-path 2>/dev/null) || plugin=""
 fi
 if [[ -n "$plugin" ]]; then

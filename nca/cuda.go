@@ -116,13 +116,13 @@ func FindCUDAPlugin(explicit string) (CUDAPlugin, []string, error) {
 // findCUDAPluginPath returns the first plugin file found, in the order
 // FindCUDAPlugin documents.
 func findCUDAPluginPath(explicit string) (string, []string, error) {
-	source := "--plugin-path"
+	source := "path given"
 	if explicit == "" {
 		explicit, source = os.Getenv(PJRTPluginEnv), PJRTPluginEnv
 	}
 	if explicit != "" {
 		if !isRegularFile(explicit) {
-			return "", []string{explicit}, errors.Errorf("PJRT plugin %s=%q is not a file: "+
+			return "", []string{explicit}, errors.Errorf("PJRT plugin (%s) %q is not a file: "+
 				"give the path of xla_cuda_plugin.so (or pjrt_c_api_cuda_plugin.so)", source, explicit)
 		}
 		abs, err := filepath.Abs(explicit)

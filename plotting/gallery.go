@@ -8,11 +8,13 @@ import (
 )
 
 // GalleryRow is one sample of a prediction gallery. Image, Truth, Prob and
-// Std hold Size*Size values; Truth and Std may be nil.
+// Std hold Size*Size values; Truth and Std may be nil. When RGB is set the
+// image and overlay panels show it in colour instead of Image.
 type GalleryRow struct {
 	ID    string    // Sample id, shown in the row label.
 	Size  int       // Side of every map, in pixels.
-	Image []float32 // Gray input image in [0,1].
+	Image []float32 // Gray input image in [0,1]; may be nil when RGB is set.
+	RGB   []float32 // Colour input image, Size*Size*3 values (r,g,b per pixel), or nil.
 	Truth []float32 // Ground-truth mask (>0.5 is lesion), or nil.
 	Prob  []float32 // Predicted lesion probability in [0,1].
 	Std   []float32 // Standard deviation of the probability over runs, or nil.
@@ -44,7 +46,14 @@ func Gallery(rows []GalleryRow, scale int) image.Image {
 	tile := 1
 	hasTruth, hasStd := false, false
 	for i, r := range rows {
-		checkLen("rows.Image", i, r.Image, r.Size)
+		if r.RGB != nil {
+			if len(r.RGB) != 3*r.Size*r.Size {
+				panic(fmt.Sprintf("plotting: rows.RGB[%d] has %d values, expected 3*size*size = %d",
+					i, len(r.RGB), 3*r.Size*r.Size))
+			}
+		} else {
+			checkLen("rows.Image", i, r.Image, r.Size)
+		}
 		checkLen("rows.Prob", i, r.Prob, r.Size)
 		if r.Truth != nil {
 			checkLen("rows.Truth", i, r.Truth, r.Size)
@@ -86,7 +95,11 @@ func rowLabel(r GalleryRow) string {
 // galleryColumns lists the panels in display order.
 func galleryColumns(hasTruth, hasStd bool) []galleryColumn {
 	cols := []galleryColumn{{"image", func(dst *image.RGBA, x, y int, r GalleryRow, s int) {
-		drawGray(dst, x, y, r.Image, r.Size, s)
+		for py := range r.Size {
+			for px := range r.Size {
+				fillBlock(dst, x+px*s, y+py*s, s, r.pixel(py*r.Size+px))
+			}
+		}
 	}}}
 	if hasTruth {
 		cols = append(cols, galleryColumn{"truth", func(dst *image.RGBA, x, y int, r GalleryRow, s int) {
@@ -110,14 +123,22 @@ func galleryColumns(hasTruth, hasStd bool) []galleryColumn {
 	return cols
 }
 
+// pixel returns the colour of input pixel i, from RGB when set.
+func (r GalleryRow) pixel(i int) color.RGBA {
+	if r.RGB != nil {
+		return color.RGBA{R: gray8(r.RGB[3*i]), G: gray8(r.RGB[3*i+1]), B: gray8(r.RGB[3*i+2]), A: 255}
+	}
+	g := gray8(r.Image[i])
+	return color.RGBA{R: g, G: g, B: g, A: 255}
+}
+
 // drawOverlay draws the image tinted with PredColor where Prob > 0.5, then
 // the predicted outline and, on top, the truth outline.
 func drawOverlay(dst *image.RGBA, x0, y0 int, r GalleryRow, scale int) {
 	n := r.Size
 	for y := range n {
 		for x := range n {
-			g := gray8(r.Image[y*n+x])
-			c := color.RGBA{R: g, G: g, B: g, A: 255}
+			c := r.pixel(y*n + x)
 			if r.Prob[y*n+x] > 0.5 {
 				c = blend(c, PredColor, PredTint)
 			}

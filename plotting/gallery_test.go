@@ -102,3 +102,23 @@ func TestGalleryMixedSizes(t *testing.T) {
 	o := tileOrigin(80, 0, 2)
 	assert.Equal(t, gray8(0.9), color.GrayModel.Convert(g.At(o.X+24*2, o.Y+20*2)).(color.Gray).Y)
 }
+
+func TestGalleryRGB(t *testing.T) {
+	r := galleryRow("rgb", 16)
+	r.Image = nil
+	r.RGB = make([]float32, 3*16*16)
+	for i := range 16 * 16 {
+		r.RGB[3*i] = 1 // Pure red input.
+	}
+	g := Gallery([]GalleryRow{r}, 1)
+
+	// The image panel is red; outside the prediction the overlay is too.
+	o := tileOrigin(16, 0, 0)
+	assert.True(t, isColor(g, o.X+1, o.Y+1, color.RGBA{R: 255, A: 255}))
+	ov := tileOrigin(16, 0, 3)
+	assert.True(t, isColor(g, ov.X+1, ov.Y+1, color.RGBA{R: 255, A: 255}))
+	assert.Panics(t, func() {
+		r.RGB = r.RGB[:5]
+		Gallery([]GalleryRow{r}, 1)
+	})
+}

@@ -2,6 +2,7 @@ package plotting
 
 import (
 	"image"
+	"image/color"
 	_ "image/jpeg"
 	_ "image/png"
 	"os"
@@ -84,4 +85,89 @@ func TestMaskOutlineGridOnISIC(t *testing.T) {
 	if out := os.Getenv("MEDNCA_PLOT_OUT"); out != "" {
 		require.NoError(t, SavePNG(filepath.Join(out, "isic_outline_grid.png"), grid))
 	}
+}
+
+// loadRGB decodes the image at path and samples it to size x size RGB
+// values in [0,1] (nearest pixel).
+func loadRGB(t *testing.T, path string, size int) []float32 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	require.NoError(t, err)
+	b := img.Bounds()
+	out := make([]float32, 3*size*size)
+	for y := range size {
+		for x := range size {
+			r, g, bl, _ := img.At(b.Min.X+x*b.Dx()/size, b.Min.Y+y*b.Dy()/size).RGBA()
+			i := 3 * (y*size + x)
+			out[i], out[i+1], out[i+2] = float32(r)/65535, float32(g)/65535, float32(bl)/65535
+		}
+	}
+	return out
+}
+
+func TestGalleryOnISIC(t *testing.T) {
+	dir := isicDir(t)
+	const size, shift = 96, 6
+	var rows []GalleryRow
+	for _, id := range []string{"ISIC_0000000", "ISIC_0000001"} {
+		rgb := loadRGB(t, filepath.Join(dir, "ISIC2018_Task1-2_Training_Input", id+".jpg"), size)
+		maskPath := filepath.Join(dir, "ISIC2018_Task1_Training_GroundTruth", id+"_segmentation.png")
+		truth := loadGray(t, maskPath, size)
+
+		// A prediction: the truth moved right, with doubt along its border.
+		prob := make([]float32, size*size)
+		std := make([]float32, size*size)
+		for y := range size {
+			for x := shift; x < size; x++ {
+				prob[y*size+x] = 0.05 + 0.9*truth[y*size+x-shift]
+			}
+		}
+		for i := range std {
+			if edgeNear(prob, size, i%size, i/size) {
+				std[i] = 0.4
+			}
+		}
+		rows = append(rows, GalleryRow{ID: id, Size: size, RGB: rgb, Truth: truth, Prob: prob, Std: std,
+			Dice: 0.9})
+	}
+	g := Gallery(rows, 1)
+
+	// In the overlay, predicted pixels away from outlines are tinted towards
+	// PredColor: compared with the input pixel, red and blue gain on green.
+	o := tileOrigin(size, 0, 3)
+	tinted := 0
+	for y := range size {
+		for x := range size {
+			i := y*size + x
+			if rows[0].Prob[i] < 0.5 || rows[0].Truth[i] < 0.5 || edgeNear(rows[0].Prob, size, x, y) {
+				continue
+			}
+			in := rows[0].pixel(i)
+			out := color.RGBAModel.Convert(g.At(o.X+x, o.Y+y)).(color.RGBA)
+			if int(out.B)-int(in.B) > 10 && int(out.G) < int(in.G) {
+				tinted++
+			}
+		}
+	}
+	assert.Greater(t, tinted, size*size/10, "tinted pixels inside the prediction")
+	if out := os.Getenv("MEDNCA_PLOT_OUT"); out != "" {
+		require.NoError(t, SavePNG(filepath.Join(out, "isic_gallery.png"), Gallery(rows, 2)))
+	}
+}
+
+// edgeNear tells whether a pixel within 3 of (x,y) lies across the 0.5 level
+// of m from (x,y).
+func edgeNear(m []float32, size, x, y int) bool {
+	in := m[y*size+x] > 0.5
+	for ny := max(0, y-3); ny <= min(size-1, y+3); ny++ {
+		for nx := max(0, x-3); nx <= min(size-1, x+3); nx++ {
+			if (m[ny*size+nx] > 0.5) != in {
+				return true
+			}
+		}
+	}
+	return false
 }

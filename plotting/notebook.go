@@ -15,6 +15,9 @@ import (
 
 // InNotebook tells whether the program runs as a GoNB notebook cell; the
 // Display functions and [LivePlot] draw nothing otherwise.
+//
+// Each Display function waits until GoNB has received its output, so
+// nothing is lost when the cell's program ends right after it.
 func InNotebook() bool { return gonbui.IsNotebook }
 
 // DisplayImage shows img in the notebook cell output as a PNG.
@@ -25,6 +28,7 @@ func DisplayImage(img image.Image) {
 	if err := gonbui.DisplayImage(img); err != nil {
 		klog.Errorf("plotting: displaying image: %v", err)
 	}
+	gonbui.Sync()
 }
 
 // DisplayGIF shows an (animated) GIF, given as encoded bytes, in the notebook.
@@ -33,6 +37,7 @@ func DisplayGIF(gifBytes []byte) {
 		return
 	}
 	gonbui.DisplayHTML(gifHTML(gifBytes))
+	gonbui.Sync()
 }
 
 // gifHTML embeds GIF bytes in an <img> element.
@@ -143,13 +148,15 @@ func (p *LivePlot) AddMetrics(r MetricsRow) {
 	}
 }
 
-// Flush redraws now if values arrived since the last redraw.
+// Flush redraws now if values arrived since the last redraw, and waits
+// until the notebook has received the picture.
 func (p *LivePlot) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pending {
 		p.redrawLocked()
 	}
+	gonbui.Sync()
 }
 
 // Image draws the current values: one panel for losses, one for the rest

@@ -93,7 +93,6 @@ run_step bench-xla 120 bin/mednca bench --backend xla:cuda --reps 5
 
 # A short training run on the built-in synthetic data, in a scratch folder.
 train_args="${TRAIN_ARGS:---backend xla:cuda --out $work/train epochs=2 synthetic=80}"
-# shellcheck disable=SC2086 # TRAIN_ARGS is a list of arguments.
 run_step train 120 bash -c "cd '$work' && exec '$repo/bin/mednca' train $train_args"
 
 # PyTorch on the same GPU: eager, then compiled (torch 2.0+).

@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -152,6 +153,8 @@ func (c *converter) cell(cell Cell) {
 			i += n - 1
 		case inMain:
 			bodyLines[i] = lines[i]
+		case packageClause.MatchString(line):
+			// GoNB ignores package clauses: every cell is part of package main.
 		default:
 			declLines[i] = lines[i]
 		}
@@ -168,6 +171,9 @@ func (c *converter) cell(cell Cell) {
 		c.cells = append(c.cells, cf)
 	}
 }
+
+// packageClause matches a package clause line, which cells may contain.
+var packageClause = regexp.MustCompile(`^\s*package\s+\w+\s*(//.*)?$`)
 
 // joinContinued returns the command starting at lines[i], joined with the
 // following lines while they end in a backslash, and how many lines it took.

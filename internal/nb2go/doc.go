@@ -15,7 +15,8 @@
 //     declaring `func main()` has that body become cellN instead. `%exec f`
 //     makes cellN call f. main() parses the command line and calls every
 //     cellN in notebook order.
-//   - Functions named init_something become init functions, as in GoNB.
+//   - Functions named init_something become init functions, as in GoNB,
+//     and package clauses in cells are ignored (every cell is package main).
 //   - Arguments given with `%% args`, `%main args`, `%args` or `%exec f args`
 //     are applied to the flags right before that cell runs, starting from the
 //     flags' defaults each time (each GoNB cell runs in a fresh process);

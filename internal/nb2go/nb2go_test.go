@@ -42,7 +42,7 @@ func writeNotebook(t *testing.T, dir string, cells ...string) string {
 // and what cannot be converted. Cell numbers start at 2 (1 is markdown).
 var sampleCells = []string{
 	// Cell 2.
-	"import \"fmt\"\n\nconst greeting = \"hi\"\n\nfunc double(x int) int { return 2 * x }\n\n" +
+	"package ignored\n\nimport \"fmt\"\n\nconst greeting = \"hi\"\n\nfunc double(x int) int { return 2 * x }\n\n" +
 		"// steps is a flag.\nvar steps = flag.Int(\"steps\", 3, \"number of steps\")",
 	// Cell 3.
 	"!ls -l \\\n  /tmp\n%env NB_FOO=bar\n%%\nfmt.Println(greeting, double(2), os.Getenv(\"NB_FOO\"), *steps)",
