@@ -102,18 +102,21 @@ func DefaultConfig() Config {
 	}
 }
 
-// QuickConfig returns the small settings of the built-in demo: 64x64
-// synthetic images, 24+24 steps on 32x32 patches. It trains to a
-// validation Dice above 0.8 in a few minutes on two CPU cores.
+// QuickConfig returns the small settings of the built-in demo: 32x32
+// synthetic images, level 1 at 16x16 for 16 steps, level 2 on the whole
+// image for 8 steps, a hidden layer of 64. It reaches a validation Dice
+// above 0.8 in a few minutes on two CPU cores.
 func QuickConfig() Config {
 	c := DefaultConfig()
-	c.ImageSize = 64
-	c.PatchSize = 32
-	c.Steps1 = 24
-	c.Steps2 = 24
+	c.ImageSize = 32
+	c.Scale = 2
+	c.PatchSize = 0
+	c.Steps1 = 16
+	c.Steps2 = 8
+	c.Hidden = 64
 	c.Synthetic = 480
-	c.Epochs = 12
-	c.LearningRate = 2e-3
+	c.Epochs = 10
+	c.LearningRate = 3e-3
 	c.PlateauPatience = 3
 	return c
 }

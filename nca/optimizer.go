@@ -82,7 +82,7 @@ func (m *Model) applyAdam(loss LossTerms, lr *Node) stepOutputs {
 		}
 	}
 	gradNorm := Sqrt(sumSquares)
-	finite := LogicalAnd(IsFinite(loss.Total), IsFinite(gradNorm))
+	finite := LogicalAnd(isFinite(loss.Total), isFinite(gradNorm))
 
 	clipScale := ScalarOne(g, dtypes.Float32)
 	if cfg.ClipNorm > 0 {
@@ -117,6 +117,13 @@ func (m *Model) applyAdam(loss LossTerms, lr *Node) stepOutputs {
 		gradNorm: gradNorm,
 		finite:   ConvertDType(finite, dtypes.Float32),
 	}
+}
+
+// isFinite is true where x is neither NaN nor ±Inf. It is written with a
+// comparison, which every backend supports: NaN compares false and ±Inf
+// exceeds the largest float.
+func isFinite(x *Node) *Node {
+	return LessOrEqual(Abs(x), Scalar(x.Graph(), x.DType(), math.MaxFloat32))
 }
 
 // weightsFinite reports whether every weight of the model is finite; after
