@@ -74,7 +74,9 @@ machine_info() {
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
   echo "cores: $(nproc) available, threads used: $threads"
   echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-  echo "go: $(GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}" go version 2> /dev/null || echo 'not installed (prebuilt bin/mednca)')"
+  local go_version
+  go_version="$(GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}" go version 2> /dev/null)"
+  echo "go: ${go_version:-not installed (prebuilt bin/mednca)}"
   echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   "$mednca" backends 2> /dev/null | sed 's/^/  /'
@@ -95,7 +97,8 @@ for round in $(seq 1 "$rounds"); do
   file="$out/round$round-torch.json"
   echo "round $round: torch_mednca.py bench" >&2
   # shellcheck disable=SC2086 # the extra arguments are a word list
-  if ! "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
+  if ! "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" \
+    ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
     echo "  failed: see $file.log" >&2
     rm -f "$file"
   fi
@@ -131,7 +134,8 @@ def median(name, key):
 
 torch_train, torch_infer = median("torch", "train_iter_s_median"), median("torch", "infer_s_median")
 print()
-print(f"{'backend':10} {'rounds':>6} {'train iter s':>12} {'x torch':>8} {'infer s':>9} {'x torch':>8} {'peak RSS GiB':>12}")
+print(f"{'backend':10} {'rounds':>6} {'train iter s':>12} {'x torch':>8} "
+      f"{'infer s':>9} {'x torch':>8} {'peak RSS GiB':>12}")
 for name in sorted(runs, key=lambda n: (n == "torch", n)):
     train, infer = median(name, "train_iter_s_median"), median(name, "infer_s_median")
     rss = max((r.get("peak_rss_bytes", 0) for r in runs[name]), default=0) / 2**30

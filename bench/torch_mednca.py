@@ -98,31 +98,44 @@ def nca_step(state, image, w, fire_rate, generator):
     return torch.cat([image, state[:, 1:]], dim=1)
 
 
-def run_level(state, image, w, steps, fire_rate, generator):
+def run_level(state, image, w, steps, fire_rate, generator, step=nca_step):
     for _ in range(steps):
-        state = nca_step(state, image, w, fire_rate, generator)
+        state = step(state, image, w, fire_rate, generator)
     return state
 
 
-def forward(params, image, cfg, generator, patch_offsets=None):
-    """Two-level forward pass on image [B,1,N,N]. With patch_offsets (one
-    (row, col) per sample) level 2 runs on PxP crops (training); without,
-    on the whole image (inference). Returns level-2 logits [B,h,w]."""
+def crop(x, offsets, p):
+    """Cuts one PxP patch per sample out of x [B,C,H,W] (or [B,H,W]) at
+    offsets [B,2] (row, column), as tensors so torch.compile sees no
+    Python numbers that change between iterations."""
+    ar = torch.arange(p, device=x.device)
+    rows = (offsets[:, 0:1] + ar)[:, :, None]  # [B,P,1]
+    cols = (offsets[:, 1:2] + ar)[:, None, :]  # [B,1,P]
+    batch = torch.arange(x.shape[0], device=x.device)[:, None, None]
+    if x.dim() == 3:
+        return x[batch, rows, cols]
+    return x[batch, :, rows, cols].permute(0, 3, 1, 2)  # [B,P,P,C] -> [B,C,P,P]
+
+
+def forward(params, image, cfg, generator, patch_offsets=None, step=nca_step):
+    """Two-level forward pass on image [B,1,N,N]. With patch_offsets ([B,2]
+    rows and columns) level 2 runs on PxP crops (training); without, on
+    the whole image (inference). step is nca_step or a compiled version of
+    it. Returns level-2 logits [B,h,w]."""
     scale = cfg["scale"]
     small = F.avg_pool2d(image, scale)
     b, _, hs, ws = small.shape
     state = torch.cat([small, small.new_zeros((b, CHANNELS - 1, hs, ws))], dim=1)
     state = run_level(state, small, level_weights(params, "level1"),
-                      cfg["steps1"], cfg["fire_rate"], generator)
+                      cfg["steps1"], cfg["fire_rate"], generator, step)
 
     state = state.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
     state = torch.cat([image, state[:, 1:]], dim=1)
     if patch_offsets is not None:
-        p = cfg["patch"]
-        state = torch.stack([state[i, :, r:r + p, c:c + p] for i, (r, c) in enumerate(patch_offsets)])
+        state = crop(state, patch_offsets, cfg["patch"])
         image = state[:, :1]
     state = run_level(state, image, level_weights(params, "level2"),
-                      cfg["steps2"], cfg["fire_rate"], generator)
+                      cfg["steps2"], cfg["fire_rate"], generator, step)
     return state[:, 1]
 
 
@@ -175,9 +188,10 @@ def synthetic_batch(cfg, batch, generator, device):
 def bench(args):
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    generator = torch.Generator().manual_seed(args.seed)
-    cpu_gen = generator
-    dev_gen = torch.Generator(device=device).manual_seed(args.seed) if device.type == "cuda" else generator
+    # Weights and data come from a seeded generator; fire masks from the
+    # global one of the device (torch.compile handles no Generator objects).
+    cpu_gen = torch.Generator().manual_seed(args.seed)
+    torch.manual_seed(args.seed)
     cfg = dict(size=args.size, scale=4, steps1=args.steps1, steps2=args.steps2,
                patch=args.patch, fire_rate=0.5)
     params = init_params(cpu_gen, device)
@@ -185,35 +199,32 @@ def bench(args):
     image, mask = synthetic_batch(cfg, args.batch, cpu_gen, device)
     infer_image = image[:1]
 
-    def train_iter(image, mask, offsets):
+    # torch.compile works on one step: a small graph compiled once per
+    # state shape, reused 48 times per level.
+    backend, step = "torch-eager", nca_step
+    if args.compile:
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"torch {torch.__version__} has no torch.compile (needs 2.0+)")
+        backend, step = "torch-compile", torch.compile(nca_step)
+
+    def train_iter(offsets):
         optimizer.zero_grad(set_to_none=True)
-        logits = forward(params, image, cfg, dev_gen, offsets)
-        crops = torch.stack([mask[i, r:r + cfg["patch"], c:c + cfg["patch"]]
-                             for i, (r, c) in enumerate(offsets)])
-        loss = loss_fn(logits, crops)
+        logits = forward(params, image, cfg, None, offsets, step)
+        loss = loss_fn(logits, crop(mask, offsets, cfg["patch"]))
         loss.backward()
         optimizer.step()
         return loss
 
-    def infer(image):
+    def infer():
         with torch.no_grad():
-            return torch.sigmoid(forward(params, image, cfg, dev_gen))
-
-    backend = "torch-eager"
-    if args.compile:
-        if not hasattr(torch, "compile"):
-            raise SystemExit(f"torch {torch.__version__} has no torch.compile (needs 2.0+)")
-        train_iter = torch.compile(train_iter)
-        infer = torch.compile(infer)
-        backend = "torch-compile"
+            return torch.sigmoid(forward(params, infer_image, cfg, None, None, step))
 
     def random_offsets():
-        hi = cfg["size"] - cfg["patch"]
-        return [(int(torch.randint(0, hi + 1, (1,), generator=cpu_gen)),
-                 int(torch.randint(0, hi + 1, (1,), generator=cpu_gen))) for _ in range(args.batch)]
+        high = cfg["size"] - cfg["patch"] + 1
+        return torch.randint(0, high, (args.batch, 2), generator=cpu_gen).to(device)
 
-    train_times = timed(lambda: train_iter(image, mask, random_offsets()), device, args.warmup, args.reps)
-    infer_times = timed(lambda: infer(infer_image), device, args.warmup, args.reps)
+    train_times = timed(lambda: train_iter(random_offsets()), device, args.warmup, args.reps)
+    infer_times = timed(infer, device, args.warmup, args.reps)
     result = {
         "backend": backend,
         "device": str(device),

@@ -116,36 +116,38 @@ func Train(ctx context.Context, cfg Config, opts TrainOptions) (*RunResult, erro
 	return r.loop(ctx)
 }
 
-// setup creates or reopens the run folder, the model and the data.
+// setup reopens the run folder or checks the config, loads the data, and
+// only then creates a new run folder, so that a run that cannot start
+// leaves nothing behind.
 func (r *run) setup() error {
 	if r.opts.Resume != "" {
 		if err := r.reopen(); err != nil {
 			return err
 		}
-	} else {
-		if err := r.cfg.Validate(); err != nil {
-			return err
-		}
-		if err := r.create(); err != nil {
-			return err
-		}
-	}
-
-	var err error
-	if r.stepper, err = newStepper(r.model, uint64(r.state.Step)); err != nil {
+	} else if err := r.cfg.Validate(); err != nil {
 		return err
 	}
+
 	if r.opts.Data != nil {
 		r.data = *r.opts.Data
 	} else {
 		fmt.Fprintf(r.opts.Progress, "Loading data: %s\n", dataName(r.cfg))
+		var err error
 		if r.data, err = LoadData(r.cfg, nil); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(r.opts.Progress, "Data: %d train, %d validation, %d test samples of %dx%d\n",
 		r.data.Train.Len(), r.data.Validation.Len(), r.data.Test.Len(), r.cfg.ImageSize, r.cfg.ImageSize)
-	return nil
+
+	if r.opts.Resume == "" {
+		if err := r.create(); err != nil {
+			return err
+		}
+	}
+	var err error
+	r.stepper, err = newStepper(r.model, uint64(r.state.Step))
+	return err
 }
 
 func dataName(cfg Config) string {
