@@ -327,3 +327,23 @@ func TestEnsembleStatistics(t *testing.T) {
 	assert.InDeltaSlice(t, []float32{0, 0.5}, r.Std, 1e-6)
 	assert.InDelta(t, 0.5/1.5, r.Quality, 1e-9)
 }
+
+func TestOtsuMaskFindsTheDarkRegion(t *testing.T) {
+	// A dark disk on a bright, slightly noisy background.
+	const n = 32
+	image := make([]float32, n*n)
+	truth := make([]float32, n*n)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for y := range n {
+		for x := range n {
+			dx, dy := float64(x-12), float64(y-18)
+			v := 0.8
+			if dx*dx+dy*dy < 64 {
+				v, truth[y*n+x] = 0.3, 1
+			}
+			image[y*n+x] = float32(v + 0.05*(rng.Float64()-0.5))
+		}
+	}
+	scores := ScoreMask(OtsuMask(image), truth)
+	assert.Equal(t, 1.0, scores.Dice)
+}

@@ -246,6 +246,9 @@ func formatSummary(ckpt *nca.Checkpoint, d *isic.Dataset, e *nca.Evaluation, spl
 		fmt.Fprintf(&b, "Quality:    %.4f (sum of std / sum of mean probability; lower is more "+
 			"certain)\n", s.Quality)
 	}
+	otsu := nca.OtsuBaseline(d)
+	fmt.Fprintf(&b, "Otsu:       Dice %.4f, IoU %.4f (classical threshold baseline on the same images)\n",
+		otsu.Dice, otsu.IoU)
 	fmt.Fprintf(&b, "n:          %d\n", s.N)
 	return b.String()
 }
