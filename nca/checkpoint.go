@@ -335,3 +335,22 @@ func fileExists(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.Mode().IsRegular()
 }
+
+// LatestRun returns the most recent run folder (training_<timestamp>) under
+// root, for example to evaluate the run a notebook cell just trained.
+func LatestRun(root string) (string, error) {
+	runs, err := filepath.Glob(filepath.Join(root, "training_*"))
+	if err != nil {
+		return "", err
+	}
+	var latest string
+	for _, dir := range runs {
+		if isDir(dir) && dir > latest {
+			latest = dir
+		}
+	}
+	if latest == "" {
+		return "", fmt.Errorf("no run folder (training_*) in %s; train a model first", root)
+	}
+	return latest, nil
+}

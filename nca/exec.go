@@ -24,7 +24,7 @@ type StepResult struct {
 type Stepper struct {
 	m    *Model
 	exec *model.Exec
-	rng  *rand.Rand
+	step int // steps done, which seeds the patch positions of the next
 }
 
 // NewStepper prepares training steps for m, creating the optimiser state
@@ -33,13 +33,14 @@ func NewStepper(m *Model) (*Stepper, error) {
 	return newStepper(m, 0)
 }
 
-// newStepper seeds the patch positions with the model seed and stream, so
-// a resumed run draws new patches rather than repeating the first ones.
-func newStepper(m *Model, patchSeed uint64) (*Stepper, error) {
+// newStepper continues after step steps: the patch positions of a step
+// depend only on the seed and the step number, so a resumed run draws the
+// same patches as one that was never interrupted.
+func newStepper(m *Model, step int) (*Stepper, error) {
 	if err := m.initOptimizer(); err != nil {
 		return nil, err
 	}
-	s := &Stepper{m: m, rng: rand.New(rand.NewPCG(uint64(m.Config.Seed), patchSeed))}
+	s := &Stepper{m: m, step: step}
 	var err error
 	if m.usesPatches() {
 		s.exec, err = model.NewExec(m.Backend, m.Store, s.patchStepGraph)
@@ -110,6 +111,7 @@ func (s *Stepper) Step(images, masks []float32, batch int, lr float64) (StepResu
 	if err != nil {
 		return StepResult{}, err
 	}
+	s.step++
 	v := make([]float64, len(outputs))
 	for i, t := range outputs {
 		v[i] = float64(tensors.MustCopyFlatData[float32](t)[0])
@@ -130,8 +132,9 @@ func (s *Stepper) samplePatches(images, masks []float32, batch int) (rows, cols,
 	imgP := make([]float32, batch*p*p)
 	maskP := make([]float32, batch*p*p)
 	positions := (n-p)/scale + 1
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(s.step)))
 	for b := range batch {
-		oy, ox := s.rng.IntN(positions), s.rng.IntN(positions)
+		oy, ox := rng.IntN(positions), rng.IntN(positions)
 		for i := range patchCells {
 			rowSel[(b*patchCells+i)*cells+oy+i] = 1
 			colSel[(b*patchCells+i)*cells+ox+i] = 1

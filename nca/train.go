@@ -146,7 +146,7 @@ func (r *run) setup() error {
 		}
 	}
 	var err error
-	r.stepper, err = newStepper(r.model, uint64(r.state.Step))
+	r.stepper, err = newStepper(r.model, r.state.Step)
 	return err
 }
 

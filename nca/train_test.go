@@ -248,3 +248,24 @@ func TestEvaluateScoresPerImage(t *testing.T) {
 	assert.InDelta(t, 0.5, e.Probs[0][0], 1e-6)
 	assert.Greater(t, e.Summary.Loss, 0.0)
 }
+
+func TestResumedRunMatchesUninterrupted(t *testing.T) {
+	cfg := tinyConfig()
+	straight := trainTiny(t, cfg, TrainOptions{})
+
+	cfg.Epochs = 1
+	first := trainTiny(t, cfg, TrainOptions{})
+	cfg.Epochs = 2
+	resumed := trainTiny(t, cfg, TrainOptions{Resume: first.Dir})
+
+	rowsOf := func(dir string) []plotting.MetricsRow {
+		rows, err := plotting.ReadMetricsCSV(filepath.Join(dir, "metrics.csv"))
+		require.NoError(t, err)
+		for i := range rows {
+			rows[i].ElapsedS = 0
+		}
+		return rows
+	}
+	assert.Equal(t, rowsOf(straight.Dir), rowsOf(resumed.Dir))
+	assert.Equal(t, straight.State.Step, resumed.State.Step)
+}

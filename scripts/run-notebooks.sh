@@ -70,11 +70,16 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# 1. Kernels: install.sh is idempotent but builds tools, so only when needed.
+# 1. Kernels: install.sh is idempotent but builds tools, so it runs only when
+# mednca-cpu is missing, its gonb binary is gone or it serves another checkout.
 data_dir=${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}
 spec="$data_dir/kernels/mednca-cpu/kernel.json"
-gonb=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["argv"][0])' "$spec" 2>/dev/null || true)
-if [[ -z "$gonb" || ! -x "$gonb" ]] || ! command -v jupyter >/dev/null; then
+read -r gonb go_work < <(python3 -c '
+import json, sys
+argv = json.load(open(sys.argv[1]))["argv"]
+work = [a.split("=", 1)[1] for a in argv if a.startswith("--go_work=")]
+print(argv[0], work[0] if work else "-")' "$spec" 2>/dev/null || echo "- -")
+if [[ ! -x "$gonb" || "$go_work" != "$repo" ]] || ! command -v jupyter >/dev/null; then
 	say "registering the kernels (kernels/install.sh)"
 	MEDNCA_KERNELS=${MEDNCA_KERNELS:-mednca-cpu} bash "$repo/kernels/install.sh"
 else
@@ -140,6 +145,12 @@ for nb in "${notebooks[@]}"; do
 		failed "$name: the program converted by nb2go does not build"
 done
 
+# run_folder prints the first run folder under $1 (each holds only one here).
+run_folder() {
+	local runs=("$1"/training_*)
+	echo "${runs[0]}"
+}
+
 # 5. The converted training notebook trains like `mednca train`. The settings
 # name every key the notebook sets, so the notebook's own values do not
 # matter; both resume from epoch 1 to 2 as the notebook does.
@@ -149,10 +160,9 @@ if [[ -x "$work/bin/03_training" ]]; then
 	export MEDNCA_BACKEND=go
 	if "$work/bin/03_training" --set "$tiny" --resume_to 2 --out "$work/runs/nb2go" &&
 		"$work/bin/mednca" train "$tiny" --out "$work/runs/train" &&
-		"$work/bin/mednca" train --resume "$(ls -d "$work"/runs/train/training_* | head -1)" epochs=2; then
-		nb_csv=$(ls "$work"/runs/nb2go/training_*/metrics.csv | head -1)
-		cli_csv=$(ls "$work"/runs/train/training_*/metrics.csv | head -1)
-		python3 "$check" --metrics "$nb_csv" "$cli_csv" ||
+		"$work/bin/mednca" train --resume "$(run_folder "$work/runs/train")" epochs=2; then
+		python3 "$check" --metrics "$(run_folder "$work/runs/nb2go")/metrics.csv" \
+			"$(run_folder "$work/runs/train")/metrics.csv" ||
 			failed "the converted training notebook and mednca train disagree (rows above)"
 	else
 		failed "training with the converted 03_training or with mednca train failed (messages above)"
