@@ -71,14 +71,14 @@ func (m *Model) usesPatches() bool {
 func (s *Stepper) patchStepGraph(scope *model.Scope, inputs []*Node) []*Node {
 	readVariablesAtRunTime(scope, inputs[0].Graph())
 	image, rows, cols, imagePatch, maskPatch, lr := inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5]
-	state := s.m.ForwardPatch(scope, image, rows, cols, imagePatch)
+	state := s.m.ForwardPatch(image, rows, cols, imagePatch)
 	return s.finishStep(state, maskPatch, lr)
 }
 
 func (s *Stepper) wholeStepGraph(scope *model.Scope, inputs []*Node) []*Node {
 	readVariablesAtRunTime(scope, inputs[0].Graph())
 	image, mask, lr := inputs[0], inputs[1], inputs[2]
-	state := s.m.Forward(scope, image, nil)
+	state := s.m.Forward(image, nil)
 	return s.finishStep(state, mask, lr)
 }
 
@@ -123,7 +123,8 @@ func (s *Stepper) Step(images, masks []float32, batch int, lr float64) (StepResu
 // samplePatches draws one patch origin per sample (a multiple of the
 // scale) and returns the level-1 row and column selectors and the image and
 // mask under each patch.
-func (s *Stepper) samplePatches(images, masks []float32, batch int) (rows, cols, imagePatch, maskPatch *tensors.Tensor) {
+func (s *Stepper) samplePatches(images, masks []float32, batch int) (
+	rows, cols, imagePatch, maskPatch *tensors.Tensor) {
 	cfg := s.m.Config
 	n, p, scale := cfg.ImageSize, cfg.PatchSize, cfg.Scale
 	cells, patchCells := n/scale, p/scale
@@ -163,7 +164,7 @@ func (m *Model) Predict(images []float32, batch int) ([]float32, error) {
 	if m.predictExec == nil {
 		exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, image *Node) *Node {
 			readVariablesAtRunTime(scope, image.Graph())
-			return Sigmoid(Logits(m.Forward(scope, image, nil)))
+			return Sigmoid(Logits(m.Forward(image, nil)))
 		})
 		if err != nil {
 			return nil, err
@@ -247,7 +248,7 @@ func (m *Model) Growth(image []float32) ([]Frame, error) {
 		exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, image *Node) []*Node {
 			readVariablesAtRunTime(scope, image.Graph())
 			var frames []*Node
-			m.Forward(scope, image, &frames)
+			m.Forward(image, &frames)
 			for i, f := range frames {
 				lesion := Sigmoid(SliceAxis(f, 3, AxisElem(1)))
 				frames[i] = Concatenate([]*Node{SliceAxis(f, 3, AxisElem(0)), lesion,

@@ -229,7 +229,7 @@ func (m *Model) fireMasksFromSeed(g *Graph, steps int, dims []int) *Node {
 
 // runLevel runs steps steps of one level on state, keeping channel 0 equal
 // to image. If frames is not nil, it receives the state after every step.
-func (m *Model) runLevel(scope *model.Scope, state, image *Node, level, steps int, frames *[]*Node) *Node {
+func (m *Model) runLevel(state, image *Node, level, steps int, frames *[]*Node) *Node {
 	if steps == 0 {
 		return state
 	}
@@ -280,18 +280,18 @@ func Upscale(x *Node, scale int) *Node {
 
 // levelOne runs level 1 on the downscaled image and returns its final
 // state at low resolution, [B,N/scale,N/scale,C].
-func (m *Model) levelOne(scope *model.Scope, image *Node, frames *[]*Node) *Node {
+func (m *Model) levelOne(image *Node, frames *[]*Node) *Node {
 	small := Downscale(image, m.Config.Scale)
-	return m.runLevel(scope, m.initialState(small), small, 0, m.Config.Steps1, frames)
+	return m.runLevel(m.initialState(small), small, 0, m.Config.Steps1, frames)
 }
 
 // Forward runs both levels on whole images [B,N,N,1] and returns the final
 // level-2 state [B,N,N,C]. Frames, if not nil, receives every intermediate
 // state of both levels.
-func (m *Model) Forward(scope *model.Scope, image *Node, frames *[]*Node) *Node {
-	low := m.levelOne(scope, image, frames)
+func (m *Model) Forward(image *Node, frames *[]*Node) *Node {
+	low := m.levelOne(image, frames)
 	state := setImageChannel(Upscale(low, m.Config.Scale), image)
-	return m.runLevel(scope, state, image, 1, m.Config.Steps2, frames)
+	return m.runLevel(state, image, 1, m.Config.Steps2, frames)
 }
 
 // ForwardPatch runs level 1 on whole images [B,N,N,1] and level 2 on one
@@ -300,12 +300,12 @@ func (m *Model) Forward(scope *model.Scope, image *Node, frames *[]*Node) *Node 
 // origin is a multiple of the scale, so a patch is made of whole level-1
 // cells); imagePatch [B,P,P,1] is the image under the patch. Selecting with
 // matrices keeps every sample's crop differentiable on every backend.
-func (m *Model) ForwardPatch(scope *model.Scope, image, rows, cols, imagePatch *Node) *Node {
-	low := m.levelOne(scope, image, nil)
+func (m *Model) ForwardPatch(image, rows, cols, imagePatch *Node) *Node {
+	low := m.levelOne(image, nil)
 	low = Einsum("bpy,byxc->bpxc", rows, low)
 	low = Einsum("bqx,bpxc->bpqc", cols, low)
 	state := setImageChannel(Upscale(low, m.Config.Scale), imagePatch)
-	return m.runLevel(scope, state, imagePatch, 1, m.Config.Steps2, nil)
+	return m.runLevel(state, imagePatch, 1, m.Config.Steps2, nil)
 }
 
 // Logits returns the lesion channel of a state as [B,H,W].

@@ -69,7 +69,7 @@ func TestMatchesPyTorchReference(t *testing.T) {
 	// whole image.
 	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, image, mask *Node) []*Node {
 		readVariablesAtRunTime(scope, image.Graph())
-		logits := Logits(m.Forward(scope, image, nil))
+		logits := Logits(m.Forward(image, nil))
 		loss := Loss(cfg, logits, Squeeze(mask, 3)).Total
 		params := make([]*Node, len(vars))
 		for i, v := range vars {

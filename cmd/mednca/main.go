@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 )
 
 // command is one subcommand of mednca: its name (possibly two words, like
@@ -62,7 +61,7 @@ func runMain(args []string) int {
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintf(os.Stderr, "mednca: unknown command %q; run `mednca help` for the list\n", strings.Join(args[:min(2, len(args))], " "))
+		fmt.Fprintf(os.Stderr, "mednca: unknown command %q; run `mednca help` for the list\n", args[0])
 		return 2
 	}
 
