@@ -88,7 +88,7 @@ export MEDNCA_BACKEND=xla:cuda
 
 # Package tests on the GPU; they run from nca/ like `go test` would.
 run_step tests 150 bash -c 'cd nca && exec ../bin/nca.test -test.v -test.timeout 140s \
-  -test.run "Gradient|Invariant|Overfit"'
+  -test.run "Gradient|ImageChannel|FireRate|ReflectPad|ParameterCount|SameSeed|Overfit|PyTorch"'
 
 run_step bench-xla 120 bin/mednca bench --backend xla:cuda --reps 5
 
