@@ -286,6 +286,10 @@ func ResolveCheckpoint(path string) (string, error) {
 		return "", err
 	}
 	if latest == "" {
+		if run, err := LatestRun(path); err == nil {
+			return "", fmt.Errorf("no checkpoint in %s: it holds run folders; pass one of them, for example %s",
+				path, run)
+		}
 		return "", fmt.Errorf("no checkpoint in %s: expected %s or %s*%s files from `mednca train`", dir,
 			bestCheckpoint, checkpointPrefix, checkpointSuffix)
 	}

@@ -130,6 +130,13 @@ func TestCorruptCheckpointIsRejected(t *testing.T) {
 
 	_, _, err = LoadModel(testBackend(t), filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "missing")
+
+	// The folder above the run folders gets a pointer to the latest run.
+	root := t.TempDir()
+	run := filepath.Join(root, "training_20260101_120000")
+	require.NoError(t, os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755))
+	_, _, err = LoadModel(testBackend(t), root)
+	require.ErrorContains(t, err, "pass one of them, for example "+run)
 }
 
 func TestInjectedNaNRecovers(t *testing.T) {
