@@ -217,9 +217,18 @@ func update(perception *Node, w levelWeights) *Node {
 	b, h, wd := dims[0], dims[1], dims[2]
 	flat := Reshape(perception, b*h*wd, dims[3])
 	hidden := Dot(flat, w.denseIn).Product()
-	hidden = MaxScalar(Add(hidden, w.denseInBias), 0)
+	hidden = relu(Add(hidden, w.denseInBias))
 	out := Dot(hidden, w.denseOut).Product()
 	return Reshape(out, b, h, wd, w.denseOut.Shape().Dimensions[1])
+}
+
+// relu is max(x, 0). Where (instead of Max) keeps the backward pass to one
+// select per element: the gradient of Max goes through two Sign ops, an
+// Add and a Mul on the update rule's largest tensor. At x == 0 the
+// gradient is 0, as in PyTorch.
+func relu(x *Node) *Node {
+	zero := ScalarZero(x.Graph(), x.DType())
+	return Where(GreaterThan(x, zero), x, zero)
 }
 
 // setImageChannel replaces channel 0 of state with image [B,H,W,1].
