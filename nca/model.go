@@ -164,8 +164,21 @@ func (m *Model) weights(g *Graph, level int) levelWeights {
 			1, 1, 1, 2*c),
 		denseIn:     get("dense_in", "weights"),
 		denseInBias: Reshape(get("dense_in", "biases"), 1, m.Config.Hidden),
-		denseOut:    get("dense_out", "weights"),
+		denseOut:    keepImageChannel(get("dense_out", "weights")),
 	}
+}
+
+// keepImageChannel zeroes the column of the update rule's last layer that
+// writes channel 0, so the update leaves the image channel exactly as it
+// is (x + 0 == x) and no step has to reset it. The gradient of that
+// column is zero, as when the channel was overwritten after each step.
+func keepImageChannel(denseOut *Node) *Node {
+	c := denseOut.Shape().Dimensions[1]
+	keep := make([]float32, c)
+	for i := 1; i < c; i++ {
+		keep[i] = 1
+	}
+	return Mul(denseOut, Const(denseOut.Graph(), tensors.FromFlatDataAndDimensions(keep, 1, c)))
 }
 
 // ReflectPad pads the two spatial axes of an NHWC tensor by one cell,
@@ -258,9 +271,10 @@ func (m *Model) fireMasksFromSeed(g *Graph, steps int, dims []int) *Node {
 	return ConvertDType(LessThan(u, Scalar(g, dtypes.Float32, m.Config.FireRate)), dtypes.Float32)
 }
 
-// runLevel runs steps steps of one level on state, keeping channel 0 equal
-// to image. If frames is not nil, it receives the state after every step.
-func (m *Model) runLevel(state, image *Node, level, steps int, frames *[]*Node) *Node {
+// runLevel runs steps steps of one level on state, whose channel 0 holds
+// the image and keeps it (see keepImageChannel). If frames is not nil, it
+// receives the state after every step.
+func (m *Model) runLevel(state *Node, level, steps int, frames *[]*Node) *Node {
 	if steps == 0 {
 		return state
 	}
@@ -272,7 +286,7 @@ func (m *Model) runLevel(state, image *Node, level, steps int, frames *[]*Node) 
 		if masks != nil {
 			delta = Mul(delta, Squeeze(SliceAxis(masks, 0, AxisElem(step)), 0))
 		}
-		state = setImageChannel(Add(state, delta), image)
+		state = Add(state, delta)
 		if frames != nil {
 			*frames = append(*frames, state)
 		}
@@ -313,7 +327,7 @@ func Upscale(x *Node, scale int) *Node {
 // state at low resolution, [B,N/scale,N/scale,C].
 func (m *Model) levelOne(image *Node, frames *[]*Node) *Node {
 	small := Downscale(image, m.Config.Scale)
-	return m.runLevel(m.initialState(small), small, 0, m.Config.Steps1, frames)
+	return m.runLevel(m.initialState(small), 0, m.Config.Steps1, frames)
 }
 
 // Forward runs both levels on whole images [B,N,N,1] and returns the final
@@ -322,7 +336,7 @@ func (m *Model) levelOne(image *Node, frames *[]*Node) *Node {
 func (m *Model) Forward(image *Node, frames *[]*Node) *Node {
 	low := m.levelOne(image, frames)
 	state := setImageChannel(Upscale(low, m.Config.Scale), image)
-	return m.runLevel(state, image, 1, m.Config.Steps2, frames)
+	return m.runLevel(state, 1, m.Config.Steps2, frames)
 }
 
 // ForwardPatch runs level 1 on whole images [B,N,N,1] and level 2 on one
@@ -336,7 +350,7 @@ func (m *Model) ForwardPatch(image, rows, cols, imagePatch *Node) *Node {
 	low = Einsum("bpy,byxc->bpxc", rows, low)
 	low = Einsum("bqx,bpxc->bpqc", cols, low)
 	state := setImageChannel(Upscale(low, m.Config.Scale), imagePatch)
-	return m.runLevel(state, imagePatch, 1, m.Config.Steps2, nil)
+	return m.runLevel(state, 1, m.Config.Steps2, nil)
 }
 
 // Logits returns the lesion channel of a state as [B,H,W].
