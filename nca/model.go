@@ -235,13 +235,18 @@ func update(perception *Node, w levelWeights) *Node {
 	return Reshape(out, b, h, wd, w.denseOut.Shape().Dimensions[1])
 }
 
-// relu is max(x, 0). Where (instead of Max) keeps the backward pass to one
-// select per element: the gradient of Max goes through two Sign ops, an
-// Add and a Mul on the update rule's largest tensor. At x == 0 the
-// gradient is 0, as in PyTorch.
+// relu is max(x, 0). The forward pass is a Max; the backward pass is the
+// gradient of the equivalent Where, one select per element: the gradient
+// of Max itself goes through Sub, two Signs, an Add and a Mul over the
+// update rule's largest tensor, and a Where in the forward pass is slow on
+// ONNX Runtime. At x == 0 the gradient is 0, as in PyTorch.
 func relu(x *Node) *Node {
 	zero := ScalarZero(x.Graph(), x.DType())
-	return Where(GreaterThan(x, zero), x, zero)
+	out, _ := InternalFusedOpCaller(
+		func() *Node { return MaxScalar(x, 0) },
+		func() *Node { return Where(GreaterThan(x, zero), x, zero) },
+		true)
+	return out
 }
 
 // setImageChannel replaces channel 0 of state with image [B,H,W,1].
