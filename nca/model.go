@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -136,6 +137,7 @@ func (m *Model) NumParameters() int {
 // levelWeights are the graph nodes of one level's variables.
 type levelWeights struct {
 	convKernel, convBias *Node // conv_a and conv_b fused: [3,3,C,2C] and [1,1,1,2C]
+	convAsDot            bool  // run the convolution as a matrix product (see convolve3x3)
 	denseIn, denseInBias *Node // [3C,H] and [1,H]
 	denseOut             *Node // [H,C]
 }
@@ -160,6 +162,7 @@ func (m *Model) weights(g *Graph, level int) levelWeights {
 	c := m.Config.Channels
 	return levelWeights{
 		convKernel: Concatenate([]*Node{get("conv_a", "weights"), get("conv_b", "weights")}, 3),
+		convAsDot:  convolvesAsMatrixProduct(m.Backend),
 		convBias: Reshape(Concatenate([]*Node{get("conv_a", "biases"), get("conv_b", "biases")}, 0),
 			1, 1, 1, 2*c),
 		denseIn:     get("dense_in", "weights"),
@@ -197,9 +200,23 @@ func ReflectPad(x *Node) *Node {
 // perceive returns concat(state, conv_a(state), conv_b(state)): what each
 // cell knows of itself and its neighbours, [B,H,W,3C].
 func perceive(state *Node, w levelWeights) *Node {
-	filtered := convolve3x3(ReflectPad(state), w.convKernel)
+	var filtered *Node
+	if w.convAsDot {
+		filtered = convolve3x3(ReflectPad(state), w.convKernel)
+	} else {
+		filtered = Convolve(ReflectPad(state), w.convKernel).NoPadding().Done()
+	}
 	filtered = Add(filtered, w.convBias)
 	return Concatenate([]*Node{state, filtered}, 3)
+}
+
+// convolvesAsMatrixProduct tells whether the perception convolution should
+// run as a matrix product on backend: on the pure Go backend, whose
+// convolution is a plain loop, it made a training step 3-5x faster; ONNX
+// Runtime's own convolution is faster and needs less memory than the
+// matrix form, and XLA has cuDNN.
+func convolvesAsMatrixProduct(backend compute.Backend) bool {
+	return backend != nil && strings.HasPrefix(strings.ToLower(backend.Name()), "go")
 }
 
 // convolve3x3 is the valid 3x3 cross-correlation of a padded NHWC tensor

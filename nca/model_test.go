@@ -90,6 +90,31 @@ func TestReflectPad(t *testing.T) {
 	}
 }
 
+func TestConvolutionAsMatrixProduct(t *testing.T) {
+	backend := testBackend(t)
+	const b, h, w, c, out = 2, 5, 6, 3, 4
+	rng := rand.New(rand.NewPCG(7, 8))
+	random := func(size int) []float32 {
+		v := make([]float32, size)
+		for i := range v {
+			v[i] = float32(2*rng.Float64() - 1)
+		}
+		return v
+	}
+	state := tensors.FromFlatDataAndDimensions(random(b*h*w*c), b, h, w, c)
+	kernel := tensors.FromFlatDataAndDimensions(random(3*3*c*out), 3, 3, c, out)
+
+	// Both forms of the perception convolution must give the same sums.
+	results := MustExecOnceN(backend, func(x, k *Node) []*Node {
+		padded := ReflectPad(x)
+		return []*Node{Convolve(padded, k).NoPadding().Done(), convolve3x3(padded, k)}
+	}, state, kernel)
+	require.Equal(t, []int{b, h, w, out}, results[1].Shape().Dimensions)
+	want := tensors.MustCopyFlatData[float32](results[0])
+	got := tensors.MustCopyFlatData[float32](results[1])
+	assert.InDeltaSlice(t, want, got, 1e-5)
+}
+
 func TestFireRateHalfTheCells(t *testing.T) {
 	cfg := tinyConfig()
 	m, err := NewModel(testBackend(t), cfg)
@@ -272,6 +297,7 @@ func TestStepGradientMatchesFiniteDifferences(t *testing.T) {
 		g := x.Graph()
 		w := levelWeights{
 			convKernel:  k,
+			convAsDot:   convolvesAsMatrixProduct(backend),
 			convBias:    Const(g, tensors.FromFlatDataAndDimensions(random(2*c, 0.1), 1, 1, 1, 2*c)),
 			denseIn:     wIn,
 			denseInBias: Const(g, tensors.FromFlatDataAndDimensions(random(h, 0.1), 1, h)),
