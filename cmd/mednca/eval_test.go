@@ -101,32 +101,23 @@ func TestEvalEnsembleInRunFolder(t *testing.T) {
 	requireScoresInRange(t, rows, 4, 0, math.MaxFloat64)
 }
 
-// requireEvalFails runs eval and checks that it fails with a message that
-// contains want.
-func requireEvalFails(t *testing.T, want string, args ...string) {
-	t.Helper()
-	status, _, stderr := runMednca(t, append([]string{"eval", "--backend", "go"}, args...)...)
-	assert.NotEqual(t, 0, status, "eval %v succeeded", args)
-	assert.Contains(t, stderr, want, "eval %v", args)
-}
-
 func TestEvalBadArguments(t *testing.T) {
 	dir := t.TempDir()
-	requireEvalFails(t, "--checkpoint is required")
-	requireEvalFails(t, "flag provided but not defined: -bogus", "--checkpoint", dir, "--bogus")
-	requireEvalFails(t, "--ensemble 0: must be at least 1", "--checkpoint", dir, "--ensemble", "0")
-	requireEvalFails(t, `--split "testing": expected one of`, "--checkpoint", dir, "--split", "testing")
-	requireEvalFails(t, "--data "+filepath.Join(dir, "nowhere")+": not a folder", "--checkpoint", dir,
+	requireFails(t, "eval", "--checkpoint is required")
+	requireFails(t, "eval", "flag provided but not defined: -bogus", "--checkpoint", dir, "--bogus")
+	requireFails(t, "eval", "--ensemble 0: must be at least 1", "--checkpoint", dir, "--ensemble", "0")
+	requireFails(t, "eval", `--split "testing": expected one of`, "--checkpoint", dir, "--split", "testing")
+	requireFails(t, "eval", "--data "+filepath.Join(dir, "nowhere")+": not a folder", "--checkpoint", dir,
 		"--data", filepath.Join(dir, "nowhere"))
-	requireEvalFails(t, "unexpected argument", "--checkpoint", dir, "image.jpg")
+	requireFails(t, "eval", "unexpected argument", "--checkpoint", dir, "image.jpg")
 
 	missing := filepath.Join(dir, "no-such-run")
-	requireEvalFails(t, "checkpoint "+missing, "--checkpoint", missing)
-	requireEvalFails(t, "no checkpoint in "+dir, "--checkpoint", dir)
+	requireFails(t, "eval", "checkpoint "+missing, "--checkpoint", missing)
+	requireFails(t, "eval", "no checkpoint in "+dir, "--checkpoint", dir)
 
 	corrupt := filepath.Join(dir, "broken.bin")
 	require.NoError(t, os.WriteFile(corrupt, []byte("this is not a checkpoint at all"), 0o644))
-	requireEvalFails(t, "checkpoint "+corrupt+" is not a valid MedNCA checkpoint", "--checkpoint", corrupt)
+	requireFails(t, "eval", "checkpoint "+corrupt+" is not a valid MedNCA checkpoint", "--checkpoint", corrupt)
 }
 
 func TestEvalTruncatedCheckpoint(t *testing.T) {
@@ -135,7 +126,7 @@ func TestEvalTruncatedCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	truncated := filepath.Join(t.TempDir(), "truncated.bin")
 	require.NoError(t, os.WriteFile(truncated, good[:len(good)/2], 0o644))
-	requireEvalFails(t, "truncated or damaged", "--checkpoint", truncated)
+	requireFails(t, "eval", "truncated or damaged", "--checkpoint", truncated)
 }
 
 func TestDefaultEvalDir(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mednca/mednca/isic"
 	"github.com/mednca/mednca/nca"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -112,4 +113,13 @@ func syntheticISIC(t *testing.T, n, size int) string {
 	dir := t.TempDir()
 	require.NoError(t, isic.WriteSynthetic(dir, n, 3, isic.SyntheticOptions{Size: size}))
 	return dir
+}
+
+// requireFails runs `mednca COMMAND --backend go ARGS...` and checks that it
+// fails with a message that contains want.
+func requireFails(t *testing.T, command, want string, args ...string) {
+	t.Helper()
+	status, _, stderr := runMednca(t, append([]string{command, "--backend", "go"}, args...)...)
+	assert.NotEqual(t, 0, status, "%s %v succeeded", command, args)
+	assert.Contains(t, stderr, want, "%s %v", command, args)
 }

@@ -90,26 +90,17 @@ func TestPredictWritesPicturesAtOriginalSize(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "no pictures for the broken image")
 }
 
-// requirePredictFails runs predict and checks that it fails with a
-// message that contains want.
-func requirePredictFails(t *testing.T, want string, args ...string) {
-	t.Helper()
-	status, _, stderr := runMednca(t, append([]string{"predict", "--backend", "go"}, args...)...)
-	assert.NotEqual(t, 0, status, "predict %v succeeded", args)
-	assert.Contains(t, stderr, want, "predict %v", args)
-}
-
 func TestPredictBadArguments(t *testing.T) {
 	dir := t.TempDir()
 	picture := filepath.Join(dir, "a.png")
 	writeLesionPicture(t, picture, 20, 20)
-	requirePredictFails(t, "--checkpoint is required", picture, "--out", dir)
-	requirePredictFails(t, "--out is required", "--checkpoint", dir, picture)
-	requirePredictFails(t, "no image given", "--checkpoint", dir, "--out", dir)
-	requirePredictFails(t, "--ensemble 0: must be at least 1", "--checkpoint", dir, "--out", dir,
+	requireFails(t, "predict", "--checkpoint is required", picture, "--out", dir)
+	requireFails(t, "predict", "--out is required", "--checkpoint", dir, picture)
+	requireFails(t, "predict", "no image given", "--checkpoint", dir, "--out", dir)
+	requireFails(t, "predict", "--ensemble 0: must be at least 1", "--checkpoint", dir, "--out", dir,
 		"--ensemble", "0", picture)
-	requirePredictFails(t, "flag provided but not defined: -threshold", "--threshold", "0.3", picture)
-	requirePredictFails(t, "no checkpoint in "+dir, "--checkpoint", dir, "--out", dir, picture)
+	requireFails(t, "predict", "flag provided but not defined: -threshold", "--threshold", "0.3", picture)
+	requireFails(t, "predict", "no checkpoint in "+dir, "--checkpoint", dir, "--out", dir, picture)
 }
 
 func TestPredictNeverOverwritesInputs(t *testing.T) {
