@@ -278,7 +278,7 @@ func ResolveCheckpoint(path string) (string, error) {
 	if sub := filepath.Join(path, "checkpoints"); isDir(sub) {
 		dir = sub
 	}
-	if best := filepath.Join(dir, bestCheckpoint); fileExists(best) {
+	if best := filepath.Join(dir, bestCheckpoint); isRegularFile(best) {
 		return best, nil
 	}
 	latest, err := latestCheckpoint(dir)
@@ -333,11 +333,6 @@ func checkpointName(step int) string {
 func isDir(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.IsDir()
-}
-
-func fileExists(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Mode().IsRegular()
 }
 
 // LatestRun returns the most recent run folder (training_<timestamp>) under

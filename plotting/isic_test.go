@@ -31,11 +31,7 @@ func isicDir(t *testing.T) string {
 // values in [0,1].
 func loadGray(t *testing.T, path string, size int) []float32 {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	require.NoError(t, err)
+	img := decodeImage(t, path)
 
 	b := img.Bounds()
 	out := make([]float32, size*size)
@@ -91,11 +87,7 @@ func TestMaskOutlineGridOnISIC(t *testing.T) {
 // values in [0,1] (nearest pixel).
 func loadRGB(t *testing.T, path string, size int) []float32 {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	require.NoError(t, err)
+	img := decodeImage(t, path)
 	b := img.Bounds()
 	out := make([]float32, 3*size*size)
 	for y := range size {
@@ -170,4 +162,15 @@ func edgeNear(m []float32, size, x, y int) bool {
 		}
 	}
 	return false
+}
+
+// decodeImage decodes the JPEG or PNG file at path.
+func decodeImage(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	require.NoError(t, err, path)
+	return img
 }

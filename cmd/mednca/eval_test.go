@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -40,11 +39,7 @@ func requireScoresInRange(t *testing.T, rows [][]string, col int, lo, hi float64
 // requirePNG checks that path is a readable PNG and returns its size.
 func requirePNG(t *testing.T, path string) (w, h int) {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	img, err := png.Decode(f)
-	require.NoError(t, err, path)
+	img := decodePNG(t, path)
 	return img.Bounds().Dx(), img.Bounds().Dy()
 }
 
