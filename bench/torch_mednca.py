@@ -121,11 +121,15 @@ def forward(params, image, cfg, generator, patch_offsets=None, step=nca_step):
     """Two-level forward pass on image [B,1,N,N]. With patch_offsets ([B,2]
     rows and columns) level 2 runs on PxP crops (training); without, on
     the whole image (inference). step is nca_step or a compiled version of
-    it. Returns level-2 logits [B,h,w]."""
+    it. With cfg["channels_last"] the states are stored channels-last
+    (NHWC in memory, still indexed NCHW), the layout PyTorch's CPU
+    convolutions are fastest in. Returns level-2 logits [B,h,w]."""
     scale = cfg["scale"]
+    layout = torch.channels_last if cfg.get("channels_last") else torch.contiguous_format
     small = F.avg_pool2d(image, scale)
     b, _, hs, ws = small.shape
     state = torch.cat([small, small.new_zeros((b, CHANNELS - 1, hs, ws))], dim=1)
+    state = state.contiguous(memory_format=layout)
     state = run_level(state, small, level_weights(params, "level1"),
                       cfg["steps1"], cfg["fire_rate"], generator, step)
 
@@ -134,6 +138,7 @@ def forward(params, image, cfg, generator, patch_offsets=None, step=nca_step):
     if patch_offsets is not None:
         state = crop(state, patch_offsets, cfg["patch"])
         image = state[:, :1]
+    state = state.contiguous(memory_format=layout)
     state = run_level(state, image, level_weights(params, "level2"),
                       cfg["steps2"], cfg["fire_rate"], generator, step)
     return state[:, 1]
@@ -193,7 +198,7 @@ def bench(args):
     cpu_gen = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
     cfg = dict(size=args.size, scale=4, steps1=args.steps1, steps2=args.steps2,
-               patch=args.patch, fire_rate=0.5)
+               patch=args.patch, fire_rate=0.5, channels_last=args.layout == "channels_last")
     params = init_params(cpu_gen, device)
     optimizer = torch.optim.Adam(params.values(), lr=1e-3)
     image, mask = synthetic_batch(cfg, args.batch, cpu_gen, device)
@@ -233,6 +238,7 @@ def bench(args):
         "torch_version": torch.__version__,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "config": dict(cfg, batch=args.batch),
+        "layout": args.layout,
         "train_iter_s_median": statistics.median(train_times),
         "train_iter_s": train_times,
         "infer_s_median": statistics.median(infer_times),
@@ -320,6 +326,8 @@ def main():
         p.add_argument("--steps1", type=int, default=48)
         p.add_argument("--steps2", type=int, default=48)
         p.add_argument("--compile", action="store_true", help="use torch.compile (torch 2.0+)")
+        p.add_argument("--layout", choices=("channels_last", "nchw"), default="channels_last",
+                       help="memory layout of the NCA state (channels_last is faster on CPUs)")
     p = sub.add_parser("check")
     p.add_argument("weights", help="JSON of variables exported by the Go model")
     p.add_argument("input", help="JSON with image [B,N,N,1], optional mask, fire_rate, steps1, steps2")

@@ -57,19 +57,24 @@ type stepOutputs struct {
 	loss, dice, focal, gradNorm, finite *Node
 }
 
-// applyAdam computes the gradients of loss, clips them to the configured
-// global norm and applies one Adam step with learning rate lr. If the loss
-// or any gradient is not finite the step changes nothing: weights, moments
-// and step counter keep their values, and finite reports 0.
-func (m *Model) applyAdam(loss LossTerms, lr *Node) stepOutputs {
+// applyAdam clips the gradients of loss (keyed by variable path) to the
+// configured global norm and applies one Adam step with learning rate lr.
+// If the loss or any gradient is not finite the step changes nothing:
+// weights, moments and step counter keep their values, and finite reports
+// 0.
+func (m *Model) applyAdam(loss LossTerms, gradients map[string]*Node, lr *Node) stepOutputs {
 	g := loss.Total.Graph()
 	cfg := m.Config
 	vars := m.trainableVariables()
 	params := make([]*Node, len(vars))
+	grads := make([]*Node, len(vars))
 	for i, v := range vars {
 		params[i] = v.NodeValue(g)
+		grads[i] = gradients[v.Path()]
+		if grads[i] == nil {
+			panic(fmt.Sprintf("nca: no gradient for %s", v.Path()))
+		}
 	}
-	grads := Gradient(loss.Total, params...)
 
 	// Global norm over all gradients; a NaN or Inf anywhere shows in it.
 	var sumSquares *Node

@@ -75,7 +75,15 @@ func TestMatchesPyTorchReference(t *testing.T) {
 		for i, v := range vars {
 			params[i] = v.NodeValue(image.Graph())
 		}
-		return append([]*Node{Sigmoid(logits), loss}, Gradient(loss, params...)...)
+		out := append([]*Node{Sigmoid(logits), loss}, Gradient(loss, params...)...)
+		// And the gradients of training's hand-written backward pass.
+		_, grads := m.lossAndGradients(image, mask, func(low *Node) *Node {
+			return setImageChannel(Upscale(low, cfg.Scale), image)
+		})
+		for _, v := range vars {
+			out = append(out, grads[v.Path()])
+		}
+		return out
 	})
 	require.NoError(t, err)
 	outputs, err := exec.Exec(tensors.FromFlatDataAndDimensions(images, 2, n, n, 1),
@@ -93,6 +101,8 @@ func TestMatchesPyTorchReference(t *testing.T) {
 		require.Len(t, want, len(grad), v.Path())
 		scale := maxAbs(want)
 		assert.InDeltaSlice(t, want, grad, 1e-3*scale+1e-7, "gradient of %s", v.Path())
+		manual := tensors.MustCopyFlatData[float32](outputs[2+len(vars)+i])
+		assert.InDeltaSlice(t, want, manual, 1e-3*scale+1e-7, "training's gradient of %s", v.Path())
 	}
 }
 

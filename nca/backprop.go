@@ -1,0 +1,324 @@
+package nca
+
+import (
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Training computes the gradients of the NCA steps with a backward pass
+// written out by hand instead of GoMLX's automatic differentiation. The
+// arithmetic is the same (TestBackpropMatchesAutodiff checks it against
+// Gradient), but it is laid out for the CPU backends:
+//
+//   - Inside a level the state is kept cells-last, [C, B, H, W] (as a
+//     matrix [C, cells]). Then every matrix product of the step and of its
+//     gradient has its contracted axis where the backends' matrix kernels
+//     want it, and no large operand is ever transposed: only weights are.
+//   - The shifted views of the perception convolution are cut with Pad, a
+//     block copy on every backend, where Slice is an element-by-element
+//     loop on the pure Go backend.
+//   - The ReLU gradient uses the backend's fused activation gradient where
+//     it has one.
+//
+// Automatic differentiation still handles the loss and the few operations
+// between the two levels (patch selection, upsampling), where tensors are
+// small.
+
+// stepRecord is what the backward pass of one step needs from its forward
+// pass.
+type stepRecord struct {
+	state      *Node // the state the step started from, [C, B, H, W]
+	perception *Node // [3C, cells]
+	hidden     *Node // the update rule's hidden layer after ReLU, [hidden, cells]
+	mask       *Node // the fire mask, [1, cells]; nil when every cell fires
+}
+
+// levelMatrices are one level's weights in the layouts of the step's
+// matrix products.
+type levelMatrices struct {
+	kernel    *Node // conv_a and conv_b side by side, [9C, 2C], rows in (row, column, channel) order
+	kernelT   *Node // [2C, 9C]
+	convBias  *Node // [2C, 1]
+	denseIn   *Node // [3C, hidden]
+	denseInT  *Node // [hidden, 3C]
+	inBias    *Node // [hidden, 1]
+	denseOut  *Node // [hidden, C], the image channel's column zeroed
+	denseOutT *Node // [C, hidden]
+	channels  int
+}
+
+func (w levelWeights) matrices() levelMatrices {
+	k := w.convKernel.Shape().Dimensions
+	c, hidden := k[2], w.denseIn.Shape().Dimensions[1]
+	kernel := Reshape(w.convKernel, 9*c, k[3])
+	return levelMatrices{
+		kernel:    kernel,
+		kernelT:   Transpose(kernel, 0, 1),
+		convBias:  Reshape(w.convBias, k[3], 1),
+		denseIn:   w.denseIn,
+		denseInT:  Transpose(w.denseIn, 0, 1),
+		inBias:    Reshape(w.denseInBias, hidden, 1),
+		denseOut:  w.denseOut,
+		denseOutT: Transpose(w.denseOut, 0, 1),
+		channels:  c,
+	}
+}
+
+// levelGradients accumulates the gradients of one level's weights over its
+// steps, in the layouts the matrix products produce them.
+type levelGradients struct {
+	kernelT  *Node // [2C, 9C]
+	convBias *Node // [2C]
+	denseIn  *Node // [3C, hidden]
+	inBias   *Node // [hidden]
+	denseOut *Node // [hidden, C]
+}
+
+func accumulate(sum **Node, x *Node) {
+	if *sum == nil {
+		*sum = x
+	} else {
+		*sum = Add(*sum, x)
+	}
+}
+
+// crop cuts x[start:start+size] along axis, with a negative Pad: a block
+// copy on every backend.
+func crop(x *Node, axis, start, size int) *Node {
+	return padAxis(x, axis, -start, -(x.Shape().Dimensions[axis] - start - size))
+}
+
+// padAxis pads x with zeros along one axis (negative amounts cut).
+func padAxis(x *Node, axis, start, end int) *Node {
+	config := make([]compute.PadAxis, x.Rank())
+	config[axis] = compute.PadAxis{Start: start, End: end}
+	return Pad(x, ScalarZero(x.Graph(), x.DType()), config...)
+}
+
+// toCellsLast turns a state [B,H,W,C] into [C,B,H,W], and fromCellsLast
+// turns it back.
+func toCellsLast(state *Node) *Node   { return TransposeAllAxes(state, 3, 0, 1, 2) }
+func fromCellsLast(state *Node) *Node { return TransposeAllAxes(state, 1, 2, 3, 0) }
+
+// shiftedView cuts the [C,B,H,W] view at row offset dy and column offset
+// dx out of a padded state [C,B,H+2,W+2], in one copy.
+func shiftedView(padded *Node, dy, dx int) *Node {
+	return Pad(padded, ScalarZero(padded.Graph(), padded.DType()), compute.PadAxis{}, compute.PadAxis{},
+		compute.PadAxis{Start: -dy, End: dy - 2}, compute.PadAxis{Start: -dx, End: dx - 2})
+}
+
+// reflectPadPlanes is ReflectPad for a cells-last state [C,B,H,W].
+func reflectPadPlanes(x *Node) *Node {
+	for _, axis := range []int{2, 3} {
+		n := x.Shape().Dimensions[axis]
+		x = Concatenate([]*Node{crop(x, axis, 1, 1), x, crop(x, axis, n-2, 1)}, axis)
+	}
+	return x
+}
+
+// neighbourhoods returns the 3x3 neighbourhoods of a padded cells-last
+// state [C,B,H+2,W+2] as [9C, cells], rows in the kernel's order.
+func neighbourhoods(padded *Node) *Node {
+	d := padded.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2]-2, d[3]-2
+	taps := make([]*Node, 0, 9)
+	for dy := range 3 {
+		rows := crop(padded, 2, dy, h)
+		for dx := range 3 {
+			taps = append(taps, crop(rows, 3, dx, w))
+		}
+	}
+	return Reshape(Concatenate(taps, 0), 9*c, b*h*w)
+}
+
+// step runs one step on a cells-last state [C,B,H,W] with fire mask
+// [1,cells] (nil: every cell fires) and returns the next state and what
+// its backward pass needs. It computes what update(perceive(state)) does.
+func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
+	d := state.Shape().Dimensions
+	cells := d[1] * d[2] * d[3]
+	flat := Reshape(state, lm.channels, cells)
+	filtered := Add(Dot(lm.kernelT, neighbourhoods(reflectPadPlanes(state))).Product(), lm.convBias)
+	perception := Concatenate([]*Node{flat, filtered}, 0)
+	hidden, delta := lm.updateRule(perception)
+	if mask != nil {
+		delta = Mul(delta, mask)
+	}
+	next := Reshape(Add(flat, delta), d...)
+	return next, stepRecord{state: state, perception: perception, hidden: hidden, mask: mask}
+}
+
+// updateRule is the update rule on perception [3C, cells]: it returns the
+// hidden layer after ReLU [hidden, cells] and the update [C, cells].
+func (lm levelMatrices) updateRule(perception *Node) (hidden, delta *Node) {
+	hidden = MaxScalar(Add(Dot(lm.denseInT, perception).Product(), lm.inBias), 0)
+	return hidden, Dot(lm.denseOutT, hidden).Product()
+}
+
+// updateRuleBackward takes the gradient with respect to the update,
+// [C, cells], adds the update rule's weight gradients to grads and returns
+// the gradient with respect to the perception, [3C, cells].
+func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, grads *levelGradients) *Node {
+	accumulate(&grads.denseOut, DotGeneral(hidden, []int{1}, nil, dDelta, []int{1}, nil))
+	dHidden := reluBackward(hidden, Dot(lm.denseOut, dDelta).Product())
+	accumulate(&grads.inBias, ReduceSum(dHidden, 1))
+	accumulate(&grads.denseIn, DotGeneral(perception, []int{1}, nil, dHidden, []int{1}, nil))
+	return Dot(lm.denseIn, dHidden).Product()
+}
+
+// stepBackward takes the gradient of the loss with respect to the state
+// after a step, adds the step's weight gradients to grads and returns the
+// gradient with respect to the state before it.
+func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGradients) *Node {
+	d := r.state.Shape().Dimensions
+	c := lm.channels
+	cells := d[1] * d[2] * d[3]
+	dFlat := Reshape(dNext, c, cells)
+
+	// Only firing cells pass gradient on to the update rule.
+	dDelta := dFlat
+	if r.mask != nil {
+		dDelta = Mul(dDelta, r.mask)
+	}
+	dPerception := lm.updateRuleBackward(r.perception, r.hidden, dDelta, grads)
+	dState, dFiltered := crop(dPerception, 0, 0, c), crop(dPerception, 0, c, 2*c)
+
+	// The perception convolution. The kernel's gradient needs the step's
+	// neighbourhoods again: they are cut anew, each view in one Pad where
+	// the forward pass cuts rows and then columns, so that the backends do
+	// not merge the two and keep every step's neighbourhoods (9C values
+	// per cell) in memory until the backward pass. The state's gradient
+	// comes from each tap's rows shifted back to where the tap looked.
+	accumulate(&grads.convBias, ReduceSum(dFiltered, 1))
+	padded := reflectPadPlanes(r.state)
+	views := make([]*Node, 0, 9)
+	for dy := range 3 {
+		for dx := range 3 {
+			views = append(views, shiftedView(padded, dy, dx))
+		}
+	}
+	neighbours := Reshape(Concatenate(views, 0), 9*c, cells)
+	accumulate(&grads.kernelT, DotGeneral(dFiltered, []int{1}, nil, neighbours, []int{1}, nil))
+	dTaps := Dot(lm.kernel, dFiltered).Product() // [9C, cells]
+	var dPadded *Node
+	for dy := range 3 {
+		for dx := range 3 {
+			tap := Reshape(crop(dTaps, 0, (3*dy+dx)*c, c), d...)
+			accumulate(&dPadded, Pad(tap, ScalarZero(tap.Graph(), tap.DType()), compute.PadAxis{}, compute.PadAxis{},
+				compute.PadAxis{Start: dy, End: 2 - dy}, compute.PadAxis{Start: dx, End: 2 - dx}))
+		}
+	}
+	dConv := Reshape(reflectPadBackward(dPadded), c, cells)
+	return Reshape(Add(Add(dFlat, dState), dConv), d...)
+}
+
+// reluBackward is the gradient through hidden = max(x, 0), given hidden:
+// dHidden where hidden > 0, else 0. Backends with a fused activation
+// gradient do it in one pass.
+func reluBackward(hidden, dHidden *Node) *Node {
+	var out *Node
+	err := exceptions.TryCatch[error](func() {
+		out = BackendFusedActivationVJP(hidden, nil, dHidden, compute.ActivationConfig{Type: compute.ActivationRelu})
+	})
+	if err == nil {
+		return out
+	}
+	if !compute.IsNotImplemented(err) {
+		panic(err)
+	}
+	positive := ConvertDType(GreaterThan(hidden, ScalarZero(hidden.Graph(), hidden.DType())), hidden.DType())
+	return Mul(dHidden, positive)
+}
+
+// reflectPadBackward is the gradient through reflectPadPlanes: the gradient
+// of each padding row and column is added to the cell it mirrors.
+func reflectPadBackward(dPadded *Node) *Node {
+	for _, axis := range []int{2, 3} {
+		n := dPadded.Shape().Dimensions[axis] - 2
+		interior := crop(dPadded, axis, 1, n)
+		first, last := crop(dPadded, axis, 0, 1), crop(dPadded, axis, n+1, 1)
+		if n < 4 {
+			// Rows 1 and n-2 may coincide: add the mirrors with zero padding.
+			interior = Add(interior, padAxis(first, axis, 1, n-2))
+			dPadded = Add(interior, padAxis(last, axis, n-2, 1))
+			continue
+		}
+		parts := []*Node{
+			crop(interior, axis, 0, 1),
+			Add(crop(interior, axis, 1, 1), first),
+		}
+		if n > 4 {
+			parts = append(parts, crop(interior, axis, 2, n-4))
+		}
+		parts = append(parts, Add(crop(interior, axis, n-2, 1), last), crop(interior, axis, n-1, 1))
+		dPadded = Concatenate(parts, axis)
+	}
+	return dPadded
+}
+
+// runLevelRecorded runs steps steps of one level on state [B,H,W,C] like
+// runLevel and keeps what the backward pass needs. It returns the final
+// state, cells-last [C,B,H,W].
+func (m *Model) runLevelRecorded(state *Node, level, steps int) (*Node, levelMatrices, []stepRecord) {
+	g := state.Graph()
+	lm := m.weights(g, level).matrices()
+	d := state.Shape().Dimensions
+	cells := d[0] * d[1] * d[2]
+	masks := m.fireMasks(g, steps, d)
+	records := make([]stepRecord, steps)
+	state = toCellsLast(state)
+	for i := range steps {
+		var mask *Node
+		if masks != nil {
+			mask = Reshape(SliceAxis(masks, 0, AxisElem(i)), 1, cells)
+		}
+		state, records[i] = lm.step(state, mask)
+	}
+	return state, lm, records
+}
+
+// backpropLevel runs the backward pass of a level's steps, from the
+// gradient with respect to its final state, and returns the gradient with
+// respect to its initial state and the gradients of its weights (all
+// cells-last).
+func backpropLevel(lm levelMatrices, records []stepRecord, dFinal *Node) (*Node, levelGradients) {
+	var grads levelGradients
+	d := dFinal
+	for i := len(records) - 1; i >= 0; i-- {
+		d = lm.stepBackward(records[i], d, &grads)
+	}
+	return d, grads
+}
+
+// variableGradients converts a level's accumulated gradients to the shapes
+// of its variables, keyed by store path.
+func (m *Model) variableGradients(level int, grads levelGradients, into map[string]*Node) {
+	c, hidden := m.Config.Channels, m.Config.Hidden
+	scope := levelScopes[level]
+	kernel := Reshape(Transpose(grads.kernelT, 0, 1), 3, 3, c, 2*c)
+	into[variablePath(scope, "conv_a", "weights")] = crop(kernel, 3, 0, c)
+	into[variablePath(scope, "conv_b", "weights")] = crop(kernel, 3, c, c)
+	into[variablePath(scope, "conv_a", "biases")] = crop(grads.convBias, 0, 0, c)
+	into[variablePath(scope, "conv_b", "biases")] = crop(grads.convBias, 0, c, c)
+	into[variablePath(scope, "dense_in", "weights")] = grads.denseIn
+	into[variablePath(scope, "dense_in", "biases")] = Reshape(grads.inBias, hidden)
+	into[variablePath(scope, "dense_out", "weights")] = keepImageChannel(grads.denseOut)
+}
+
+// cellsLastLogits is the lesion channel of a cells-last state, [B,H,W].
+func cellsLastLogits(state *Node) *Node {
+	d := state.Shape().Dimensions
+	return Reshape(SliceAxis(state, 0, AxisElem(1)), d[1], d[2], d[3])
+}
+
+// inferLogits runs both levels on whole images [B,N,N,1] and returns level
+// 2's lesion logits [B,N,N]: what Logits(Forward(image)) computes, with
+// the cells-last steps of training. Forward stays in the layout that
+// automatic differentiation and the growth frames use.
+func (m *Model) inferLogits(image *Node) *Node {
+	low, _, _ := m.runLevelRecorded(m.initialState(Downscale(image, m.Config.Scale)), 0, m.Config.Steps1)
+	start := setImageChannel(Upscale(fromCellsLast(low), m.Config.Scale), image)
+	final, _, _ := m.runLevelRecorded(start, 1, m.Config.Steps2)
+	return cellsLastLogits(final)
+}

@@ -1,0 +1,122 @@
+package nca
+
+import (
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// backpropModel is a tiny model with stochastic fire masks and non-zero
+// last layers, so that gradients reach every weight of both levels.
+func backpropModel(t *testing.T) *Model {
+	t.Helper()
+	cfg := tinyConfig()
+	cfg.Steps1, cfg.Steps2 = 4, 5
+	require.Less(t, cfg.FireRate, 1.0)
+	m, err := NewModel(testBackend(t), cfg)
+	require.NoError(t, err)
+	randomizeVariable(t, m, "/level1/dense_out/weights", 0.3)
+	randomizeVariable(t, m, "/level2/dense_out/weights", 0.3)
+	return m
+}
+
+// TestBackpropMatchesAutodiff compares the hand-written backward pass of
+// training with GoMLX's automatic differentiation of the same loss, on
+// whole images and on patches.
+func TestBackpropMatchesAutodiff(t *testing.T) {
+	m := backpropModel(t)
+	cfg := m.Config
+	images, masks := syntheticBatch(cfg, 2, 11)
+	s, err := NewStepper(m)
+	require.NoError(t, err)
+	rows, cols, imagePatch, maskPatch := s.samplePatches(images, masks, 2)
+	vars := m.trainableVariables()
+
+	// Both gradients of one loss, from one graph, the second pass drawing
+	// its fire masks from the random state the first started from.
+	compare := func(t *testing.T, forward func(image *Node, in []*Node) (*Node, *Node),
+		levelTwo func(image *Node, in []*Node) func(low *Node) *Node, inputs ...any) {
+		exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+			g := in[0].Graph()
+			readVariablesAtRunTime(scope, g)
+			image := in[0]
+			rng := m.Store.GetVariable(rngStatePath)
+			start := rng.NodeValue(g)
+			state, mask := forward(image, in)
+			autoLoss := Loss(cfg, Logits(state), Squeeze(mask, 3)).Total
+			params := make([]*Node, len(vars))
+			for i, v := range vars {
+				params[i] = v.NodeValue(g)
+			}
+			out := append([]*Node{autoLoss}, Gradient(autoLoss, params...)...)
+			rng.SetNodeValue(start)
+			loss, grads := m.lossAndGradients(image, mask, levelTwo(image, in))
+			out = append(out, loss.Total)
+			for _, v := range vars {
+				out = append(out, grads[v.Path()])
+			}
+			return out
+		})
+		require.NoError(t, err)
+		out, err := exec.Exec(inputs...)
+		require.NoError(t, err)
+		n := len(vars)
+		autoLoss := tensors.MustCopyFlatData[float32](out[0])[0]
+		manualLoss := tensors.MustCopyFlatData[float32](out[n+1])[0]
+		assert.InDelta(t, autoLoss, manualLoss, 1e-5*float64(autoLoss), "loss")
+		for i, v := range vars {
+			want := tensors.MustCopyFlatData[float32](out[1+i])
+			got := tensors.MustCopyFlatData[float32](out[n+2+i])
+			require.Equal(t, v.Shape().Dimensions, out[n+2+i].Shape().Dimensions, v.Path())
+			scale := maxAbs(want)
+			require.Greater(t, scale, 0.0, "autodiff gradient of %s is all zeros", v.Path())
+			assert.InDeltaSlice(t, want, got, 1e-4*scale, "gradient of %s", v.Path())
+		}
+	}
+
+	n := cfg.ImageSize
+	t.Run("whole image", func(t *testing.T) {
+		compare(t,
+			func(image *Node, in []*Node) (*Node, *Node) { return m.Forward(image, nil), in[1] },
+			func(image *Node, in []*Node) func(low *Node) *Node {
+				return func(low *Node) *Node { return setImageChannel(Upscale(low, cfg.Scale), image) }
+			},
+			tensors.FromFlatDataAndDimensions(images, 2, n, n, 1), tensors.FromFlatDataAndDimensions(masks, 2, n, n, 1))
+	})
+	t.Run("patches", func(t *testing.T) {
+		compare(t,
+			func(image *Node, in []*Node) (*Node, *Node) { return m.ForwardPatch(image, in[1], in[2], in[3]), in[4] },
+			func(image *Node, in []*Node) func(low *Node) *Node {
+				return func(low *Node) *Node { return patchInitialState(cfg.Scale, low, in[1], in[2], in[3]) }
+			},
+			tensors.FromFlatDataAndDimensions(images, 2, n, n, 1), rows, cols, imagePatch, maskPatch)
+	})
+}
+
+// TestInferMatchesForward checks the cells-last inference of the pure Go
+// backend against Forward, fire masks included.
+func TestInferMatchesForward(t *testing.T) {
+	m := backpropModel(t)
+	n := m.Config.ImageSize
+	images, _ := syntheticBatch(m.Config, 2, 12)
+	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, image *Node) []*Node {
+		readVariablesAtRunTime(scope, image.Graph())
+		rng := m.Store.GetVariable(rngStatePath)
+		start := rng.NodeValue(image.Graph())
+		want := Logits(m.Forward(image, nil))
+		rng.SetNodeValue(start)
+		return []*Node{want, m.inferLogits(image)}
+	})
+	require.NoError(t, err)
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(images, 2, n, n, 1))
+	require.NoError(t, err)
+	want := tensors.MustCopyFlatData[float32](out[0])
+	got := tensors.MustCopyFlatData[float32](out[1])
+	require.Equal(t, []int{2, n, n}, out[1].Shape().Dimensions)
+	assert.Greater(t, maxAbs(want), 0.0)
+	assert.InDeltaSlice(t, want, got, 1e-4*maxAbs(want)+1e-6)
+}
