@@ -68,9 +68,9 @@ func (w levelWeights) matrices() levelMatrices {
 // levelGradients accumulates the gradients of one level's weights over its
 // steps, in the layouts the matrix products produce them.
 type levelGradients struct {
-	kernelT  *Node // [2C, 9C]
+	kernel   *Node // [9C, 2C]
 	convBias *Node // [2C]
-	denseIn  *Node // [3C, hidden]
+	denseInT *Node // [hidden, 3C]
 	inBias   *Node // [hidden]
 	denseOut *Node // [hidden, C]
 }
@@ -163,7 +163,7 @@ func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, gra
 	accumulate(&grads.denseOut, DotGeneral(hidden, []int{1}, nil, dDelta, []int{1}, nil))
 	dHidden := reluBackward(hidden, Dot(lm.denseOut, dDelta).Product())
 	accumulate(&grads.inBias, ReduceSum(dHidden, 1))
-	accumulate(&grads.denseIn, DotGeneral(perception, []int{1}, nil, dHidden, []int{1}, nil))
+	accumulate(&grads.denseInT, DotGeneral(dHidden, []int{1}, nil, perception, []int{1}, nil))
 	return Dot(lm.denseIn, dHidden).Product()
 }
 
@@ -199,7 +199,7 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 		}
 	}
 	neighbours := Reshape(Concatenate(views, 0), 9*c, cells)
-	accumulate(&grads.kernelT, DotGeneral(dFiltered, []int{1}, nil, neighbours, []int{1}, nil))
+	accumulate(&grads.kernel, DotGeneral(neighbours, []int{1}, nil, dFiltered, []int{1}, nil))
 	dTaps := Dot(lm.kernel, dFiltered).Product() // [9C, cells]
 	var dPadded *Node
 	for dy := range 3 {
@@ -296,12 +296,12 @@ func backpropLevel(lm levelMatrices, records []stepRecord, dFinal *Node) (*Node,
 func (m *Model) variableGradients(level int, grads levelGradients, into map[string]*Node) {
 	c, hidden := m.Config.Channels, m.Config.Hidden
 	scope := levelScopes[level]
-	kernel := Reshape(Transpose(grads.kernelT, 0, 1), 3, 3, c, 2*c)
+	kernel := Reshape(grads.kernel, 3, 3, c, 2*c)
 	into[variablePath(scope, "conv_a", "weights")] = crop(kernel, 3, 0, c)
 	into[variablePath(scope, "conv_b", "weights")] = crop(kernel, 3, c, c)
 	into[variablePath(scope, "conv_a", "biases")] = crop(grads.convBias, 0, 0, c)
 	into[variablePath(scope, "conv_b", "biases")] = crop(grads.convBias, 0, c, c)
-	into[variablePath(scope, "dense_in", "weights")] = grads.denseIn
+	into[variablePath(scope, "dense_in", "weights")] = Transpose(grads.denseInT, 0, 1)
 	into[variablePath(scope, "dense_in", "biases")] = Reshape(grads.inBias, hidden)
 	into[variablePath(scope, "dense_out", "weights")] = keepImageChannel(grads.denseOut)
 }

@@ -64,9 +64,7 @@ func readVariablesAtRunTime(scope *model.Scope, g *Graph) {
 
 // usesPatches reports whether level 2 trains on patches smaller than the
 // image.
-func (m *Model) usesPatches() bool {
-	return m.Config.PatchSize > 0 && m.Config.PatchSize < m.Config.ImageSize
-}
+func (m *Model) usesPatches() bool { return m.Config.usesPatches() }
 
 func (s *Stepper) patchStepGraph(scope *model.Scope, inputs []*Node) []*Node {
 	readVariablesAtRunTime(scope, inputs[0].Graph())

@@ -73,9 +73,18 @@ type benchReport struct {
 	InferS        []float64 `json:"infer_s"`
 	InferSMedian  float64   `json:"infer_s_median"`
 	PeakRSSBytes  int64     `json:"peak_rss_bytes"`
-	TotalSeconds  float64   `json:"total_s"`
-	StepFinite    bool      `json:"step_finite"` // the last training step had a finite loss
-	LastTrainLoss float64   `json:"last_train_loss"`
+
+	// Matrix-product throughputs on the same backend, in GFLOP/s, taken
+	// after the timings above (and left out of peak_rss_bytes); absent
+	// with --kernels=false.
+	MatMulPeakGFLOPS float64 `json:"matmul_peak_gflops,omitempty"`
+	MatMulPeakSize   int     `json:"matmul_peak_size,omitempty"`
+	UpdateRuleGFLOPS float64 `json:"update_rule_gflops,omitempty"`
+	UpdateRuleCells  int     `json:"update_rule_cells,omitempty"`
+	UpdateRuleOfPeak float64 `json:"update_rule_of_peak,omitempty"`
+	TotalSeconds     float64 `json:"total_s"`
+	StepFinite       bool    `json:"step_finite"` // the last training step had a finite loss
+	LastTrainLoss    float64 `json:"last_train_loss"`
 }
 
 func runBench(args []string) error {
@@ -87,6 +96,7 @@ func runBench(args []string) error {
 	steps1 := fs.Int("steps1", 48, "steps of level 1")
 	steps2 := fs.Int("steps2", 48, "steps of level 2")
 	patch := fs.Int("patch", 64, "side of the level-2 training patch (0: whole image)")
+	kernels := fs.Bool("kernels", true, "also time a 2048x2048 matrix product and the update rule alone")
 	settings, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -109,7 +119,7 @@ func runBench(args []string) error {
 		return err
 	}
 
-	report, err := benchmark(backend, cfg, *reps)
+	report, err := benchmark(backend, cfg, *reps, *kernels)
 	if err != nil {
 		return err
 	}
@@ -124,12 +134,17 @@ func runBench(args []string) error {
 		info.Name, cfg.ImageSize, cfg.BatchSize, cfg.PatchSize, cfg.Steps1, cfg.Steps2, report.TrainIterSMedian,
 		report.Reps, report.TrainFirstS, report.InferSMedian, report.InferFirstS,
 		float64(report.PeakRSSBytes)/(1<<20))
+	if *kernels {
+		fmt.Fprintf(os.Stderr, "bench %s: matrix product %dx%d %.0f GFLOP/s, update rule on %d cells %.0f GFLOP/s "+
+			"(%.0f%% of that)\n", info.Name, report.MatMulPeakSize, report.MatMulPeakSize, report.MatMulPeakGFLOPS,
+			report.UpdateRuleCells, report.UpdateRuleGFLOPS, 100*report.UpdateRuleOfPeak)
+	}
 	return nil
 }
 
 // benchmark builds a fresh model and times its training steps and
 // inference calls.
-func benchmark(backend compute.Backend, cfg nca.Config, reps int) (*benchReport, error) {
+func benchmark(backend compute.Backend, cfg nca.Config, reps int, kernels bool) (*benchReport, error) {
 	start := time.Now()
 	m, err := nca.NewModel(backend, cfg)
 	if err != nil {
@@ -175,6 +190,15 @@ func benchmark(backend compute.Backend, cfg nca.Config, reps int) (*benchReport,
 	r.InferSMedian = median(r.InferS)
 	r.InferCompileS = max(r.InferFirstS-r.InferSMedian, 0)
 	r.PeakRSSBytes = peakRSS()
+	if kernels {
+		rates, err := nca.MeasureKernels(backend, cfg, reps)
+		if err != nil {
+			return nil, err
+		}
+		r.MatMulPeakGFLOPS, r.MatMulPeakSize = rates.MatMulPeak, rates.PeakSize
+		r.UpdateRuleGFLOPS, r.UpdateRuleCells = rates.UpdateRule, rates.UpdateRuleCells
+		r.UpdateRuleOfPeak = rates.UpdateRule / rates.MatMulPeak
+	}
 	r.TotalSeconds = time.Since(start).Seconds()
 	return r, nil
 }
