@@ -3,21 +3,26 @@
 # same machine, alternating them so that load from other processes spreads
 # evenly, and prints medians and ratios.
 #
-# Usage: bench/side_by_side.sh [-r ROUNDS] [-n REPS] [-t THREADS] [-b "go onnx"] [-o DIR]
+# Usage: bench/side_by_side.sh [-r ROUNDS] [-n REPS] [-t THREADS] [-b "go onnx"]
+#          [-p "PASSIVE ACTIVE"] [-o DIR]
 #
 #   -r ROUNDS   rounds; each runs every backend once (default 3)
 #   -n REPS     timed repetitions inside each run (default 3)
 #   -t THREADS  CPU threads for everyone: GOMAXPROCS, ONNX Runtime and
 #               torch.set_num_threads (default 2)
 #   -b LIST     mednca backends to time (default "go onnx"; add xla:cuda on a GPU)
+#   -p LIST     OMP_WAIT_POLICY values PyTorch runs under, each a contestant
+#               (default "PASSIVE ACTIVE"); ratios are against the fastest
 #   -o DIR      where the raw JSON of every run goes (default /tmp/mednca-side-by-side)
 #
 # It uses $MEDNCA or bin/mednca when present, else builds it with -tags onnx (needs
 # Go). PyTorch comes from $PYTHON, else the first of python3 and
 # /usr/bin/python3 that imports torch. What is measured, for all: one
 # training iteration (128x128 images, batch 8, 48+48 steps, level 2 on
-# 64x64 patches, forward + backward + Adam) and one 128x128 inference
-# (batch 1, 48+48 steps). A failed run is reported and skipped.
+# 64x64 patches, forward + backward + Adam), one 128x128 inference (batch
+# 1, 48+48 steps), peak memory, a 2048x2048 matrix product (the machine's
+# peak is the best of them) and the update rule (MLP) of one training step
+# alone. A failed run is reported and skipped.
 # $MEDNCA_BENCH_ARGS and $TORCH_BENCH_ARGS add flags to either side (e.g.
 # smaller sizes for a quick try; keep both sides equal when comparing).
 set -u
@@ -26,16 +31,18 @@ rounds=3
 reps=3
 threads=2
 backends="go onnx"
+policies="PASSIVE ACTIVE"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${TMPDIR:-/tmp}/mednca-side-by-side"
-while getopts "r:n:t:b:o:h" opt; do
+while getopts "r:n:t:b:p:o:h" opt; do
   case "$opt" in
     r) rounds="$OPTARG" ;;
     n) reps="$OPTARG" ;;
     t) threads="$OPTARG" ;;
     b) backends="$OPTARG" ;;
+    p) policies="$OPTARG" ;;
     o) out="$OPTARG" ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,25p' "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -94,26 +101,23 @@ for round in $(seq 1 "$rounds"); do
       rm -f "$file"
     fi
   done
-  file="$out/round$round-torch.json"
-  echo "round $round: torch_mednca.py bench" >&2
-  # shellcheck disable=SC2086 # the extra arguments are a word list
-  if ! "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" \
-    ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
-    echo "  failed: see $file.log" >&2
-    rm -f "$file"
-  fi
+  for policy in $policies; do
+    file="$out/round$round-torch_${policy,,}.json"
+    echo "round $round: torch_mednca.py bench (OMP_WAIT_POLICY=$policy)" >&2
+    # shellcheck disable=SC2086 # the extra arguments are a word list
+    if ! OMP_WAIT_POLICY="$policy" "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" \
+      ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
+      echo "  failed: see $file.log" >&2
+      rm -f "$file"
+    fi
+  done
 done
 
-# Matrix-product ceiling of the update rule's first layer, both sides.
-echo "matmul [32768,48]x[48,128] float32, GFLOP/s:" | tee "$out/matmul.txt"
-"$python" bench/torch_mednca.py matmul --threads "$threads" 2> /dev/null |
-  "$python" -c 'import json,sys; print("  torch: %.1f" % json.load(sys.stdin)["gflops"])' |
-  tee -a "$out/matmul.txt"
-if command -v go > /dev/null; then
-  GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}" go test -tags onnx -run '^$' -bench BackendMatMul \
-    -benchtime 20x ./nca/ 2> /dev/null | awk '/GFLOP/ {print "  " $1 ": " $(NF-1)}' |
-    tee -a "$out/matmul.txt"
-fi
+# PyTorch's matrix-product throughputs (mednca bench measured its own in
+# every run above).
+echo "torch_mednca.py matmul" >&2
+"$python" bench/torch_mednca.py matmul --threads "$threads" > "$out/matmul-torch.json" 2> "$out/matmul-torch.log" ||
+  echo "  failed: see $out/matmul-torch.log" >&2
 
 # Medians over rounds, and each backend's time relative to PyTorch.
 "$python" - "$out" <<'EOF'
@@ -132,16 +136,41 @@ def median(name, key):
     values = [r[key] for r in runs.get(name, []) if key in r]
     return statistics.median(values) if values else None
 
-torch_train, torch_infer = median("torch", "train_iter_s_median"), median("torch", "infer_s_median")
+torch_names = [n for n in runs if n.startswith("torch")]
+best = lambda key: min((v for v in (median(n, key) for n in torch_names) if v), default=None)
+torch_train, torch_infer = best("train_iter_s_median"), best("infer_s_median")
+
+# The machine's matrix-product peak: the best square product any side got.
+peaks = {n: median(n, "matmul_peak_gflops") for n in runs if not n.startswith("torch")}
+try:
+    with open(os.path.join(out, "matmul-torch.json")) as f:
+        torch_mm = json.load(f)
+    peaks["torch"] = torch_mm["peak_gflops"]
+except (OSError, ValueError, KeyError):
+    torch_mm = None
+peaks = {n: v for n, v in peaks.items() if v}
+peak = max(peaks.values(), default=None)
+
 print()
-print(f"{'backend':10} {'rounds':>6} {'train iter s':>12} {'x torch':>8} "
-      f"{'infer s':>9} {'x torch':>8} {'peak RSS GiB':>12}")
-for name in sorted(runs, key=lambda n: (n == "torch", n)):
+print("ratio: time / fastest PyTorch time (below 1: faster than PyTorch)")
+print(f"{'contestant':14} {'rounds':>6} {'train iter s':>12} {'ratio':>6} "
+      f"{'infer s':>8} {'ratio':>6} {'peak RSS GiB':>12} {'MLP GFLOP/s':>11} {'of peak':>7}")
+for name in sorted(runs, key=lambda n: (n.startswith("torch"), n)):
     train, infer = median(name, "train_iter_s_median"), median(name, "infer_s_median")
     rss = max((r.get("peak_rss_bytes", 0) for r in runs[name]), default=0) / 2**30
-    ratio = lambda a, b: f"{a / b:8.2f}" if a and b else f"{'-':>8}"
-    fmt = lambda v, w: f"{v:{w}.3f}" if v is not None else f"{'-':>{w}}"
-    print(f"{name:10} {len(runs[name]):6d} {fmt(train, 12)} {ratio(train, torch_train)} "
-          f"{fmt(infer, 9)} {ratio(infer, torch_infer)} {rss:12.2f}")
+    mlp = median(name, "update_rule_gflops")
+    if torch_mm and name == "torch_" + (torch_mm.get("omp_wait_policy") or "").lower():
+        mlp = torch_mm.get("update_rule_gflops")
+    ratio = lambda a, b: f"{a / b:6.2f}" if a and b else f"{'-':>6}"
+    fmt = lambda v, w, p=3: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
+    share = f"{100 * mlp / peak:6.0f}%" if mlp and peak else f"{'-':>7}"
+    print(f"{name:14} {len(runs[name]):6d} {fmt(train, 12)} {ratio(train, torch_train)} "
+          f"{fmt(infer, 8)} {ratio(infer, torch_infer)} {rss:12.2f} {fmt(mlp, 11, 0)} {share}")
+print()
+print("matrix product 2048x2048 float32, GFLOP/s: " +
+      ", ".join(f"{n} {v:.0f}" for n, v in sorted(peaks.items())) +
+      (f"; machine peak {peak:.0f}" if peak else ""))
+print("MLP: the update rule of one level-2 training step at the benchmark's sizes, forward and "
+      "backward, as each side runs it; of peak: against the machine peak")
 EOF
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -12,7 +12,8 @@ without output bias, fire mask, image channel reset after every step,
   check   run inference with weights exported by the Go code and print the
           probabilities (and, given a mask, the loss and its gradients) as
           JSON, so a Go test can compare both implementations.
-  matmul  measure the matrix-product throughput of the update rule's shape.
+  matmul  measure matrix-product throughputs: a large square product (the
+          peak), the update rule's first layer and the whole update rule.
 
 Examples:
   python3 bench/torch_mednca.py bench --threads 2 --reps 5
@@ -251,20 +252,50 @@ def bench(args):
 
 
 def matmul(args):
-    """Throughput of the update rule's first matrix product:
-    [B*H*W, 48] x [48, 128] with B=8, H=W=64 (one level-2 training step)."""
+    """Matrix-product throughputs, in GFLOP/s: a float32 product of two
+    square matrices (the machine's peak as PyTorch's BLAS reaches it), the
+    update rule's first layer for one level-2 training step,
+    [B*P*P, 48] x [48, 128], and the whole update rule of that step, forward
+    and backward, as the reference runs it (1x1 convolutions)."""
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
+    reps = max(args.reps, 10)
+    n = args.square
+    a, b = torch.rand((n, n), device=device), torch.rand((n, n), device=device)
+    peak_s = statistics.median(timed(lambda: a @ b, device, 2, reps))
+
     rows = args.batch * args.patch * args.patch
-    a = torch.rand((rows, 3 * CHANNELS), device=device)
-    b = torch.rand((3 * CHANNELS, HIDDEN), device=device)
-    times = timed(lambda: a @ b, device, 3, max(args.reps, 20))
-    seconds = statistics.median(times)
+    lhs = torch.rand((rows, 3 * CHANNELS), device=device)
+    rhs = torch.rand((3 * CHANNELS, HIDDEN), device=device)
+    first_s = statistics.median(timed(lambda: lhs @ rhs, device, 3, reps))
+
+    layout = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
+    shape = (args.batch, 3 * CHANNELS, args.patch, args.patch)
+    perception = torch.rand(shape, device=device).contiguous(memory_format=layout).requires_grad_(True)
+    w1 = (torch.rand((HIDDEN, 3 * CHANNELS, 1, 1), device=device) - 0.5).requires_grad_(True)
+    b1 = torch.zeros(HIDDEN, device=device, requires_grad=True)
+    w2 = (torch.rand((CHANNELS, HIDDEN, 1, 1), device=device) - 0.5).requires_grad_(True)
+    d_update = torch.rand((args.batch, CHANNELS, args.patch, args.patch), device=device)
+    d_update = d_update.contiguous(memory_format=layout)
+
+    def update_rule():
+        for t in (perception, w1, b1, w2):
+            t.grad = None
+        update = F.conv2d(F.relu(F.conv2d(perception, w1, b1)), w2)
+        update.backward(d_update)
+
+    rule_s = statistics.median(timed(update_rule, device, 2, reps))
+    rule_flop = 3 * 2 * rows * (3 * CHANNELS * HIDDEN + HIDDEN * CHANNELS)
     print(json.dumps({
+        "device": str(device), "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "peak_what": f"matmul [{n},{n}]x[{n},{n}] float32",
+        "peak_gflops": 2 * n ** 3 / peak_s / 1e9,
         "what": f"matmul [{rows},{3 * CHANNELS}]x[{3 * CHANNELS},{HIDDEN}] float32",
-        "device": str(device), "threads": torch.get_num_threads(),
-        "seconds_median": seconds,
-        "gflops": 2 * rows * 3 * CHANNELS * HIDDEN / seconds / 1e9,
+        "seconds_median": first_s,
+        "gflops": 2 * rows * 3 * CHANNELS * HIDDEN / first_s / 1e9,
+        "update_rule_what": f"update rule forward and backward on {rows} cells ({args.layout})",
+        "update_rule_gflops": rule_flop / rule_s / 1e9,
     }, indent=1))
 
 
@@ -328,6 +359,8 @@ def main():
         p.add_argument("--compile", action="store_true", help="use torch.compile (torch 2.0+)")
         p.add_argument("--layout", choices=("channels_last", "nchw"), default="channels_last",
                        help="memory layout of the NCA state (channels_last is faster on CPUs)")
+    sub.choices["matmul"].add_argument("--square", type=int, default=2048,
+                                       help="side of the square matrices of the peak measurement")
     p = sub.add_parser("check")
     p.add_argument("weights", help="JSON of variables exported by the Go model")
     p.add_argument("input", help="JSON with image [B,N,N,1], optional mask, fire_rate, steps1, steps2")

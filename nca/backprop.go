@@ -36,13 +36,17 @@ type stepRecord struct {
 
 // levelMatrices are one level's weights in the layouts of the step's
 // matrix products.
+//
+// The biases ride in the matrix products: the neighbourhoods and the
+// perception get a last row of ones, and the transposed kernel and first
+// layer a last column holding the biases. That saves a pass over each
+// product's output in the forward pass and a sum in the backward pass
+// (bench/README.md).
 type levelMatrices struct {
 	kernel    *Node // conv_a and conv_b side by side, [9C, 2C], rows in (row, column, channel) order
-	kernelT   *Node // [2C, 9C]
-	convBias  *Node // [2C, 1]
+	kernelTB  *Node // the kernel transposed, then the biases: [2C, 9C+1]
 	denseIn   *Node // [3C, hidden]
-	denseInT  *Node // [hidden, 3C]
-	inBias    *Node // [hidden, 1]
+	denseInTB *Node // dense_in transposed, then its bias: [hidden, 3C+1]
 	denseOut  *Node // [hidden, C], the image channel's column zeroed
 	denseOutT *Node // [C, hidden]
 	channels  int
@@ -50,29 +54,39 @@ type levelMatrices struct {
 
 func (w levelWeights) matrices() levelMatrices {
 	k := w.convKernel.Shape().Dimensions
-	c, hidden := k[2], w.denseIn.Shape().Dimensions[1]
+	c := k[2]
 	kernel := Reshape(w.convKernel, 9*c, k[3])
 	return levelMatrices{
 		kernel:    kernel,
-		kernelT:   Transpose(kernel, 0, 1),
-		convBias:  Reshape(w.convBias, k[3], 1),
+		kernelTB:  Concatenate([]*Node{Transpose(kernel, 0, 1), Reshape(w.convBias, k[3], 1)}, 1),
 		denseIn:   w.denseIn,
-		denseInT:  Transpose(w.denseIn, 0, 1),
-		inBias:    Reshape(w.denseInBias, hidden, 1),
+		denseInTB: withBiasColumn(w.denseIn, w.denseInBias),
 		denseOut:  w.denseOut,
 		denseOutT: Transpose(w.denseOut, 0, 1),
 		channels:  c,
 	}
 }
 
+// withBiasColumn is a dense layer's weights [in, out] transposed, with its
+// bias as a last column: [out, in+1].
+func withBiasColumn(weights, bias *Node) *Node {
+	out := weights.Shape().Dimensions[1]
+	return Concatenate([]*Node{Transpose(weights, 0, 1), Reshape(bias, out, 1)}, 1)
+}
+
+// onesRow is the row of ones that carries the biases, shaped like one
+// channel of a cells-last state [C,B,H,W].
+func onesRow(state *Node) *Node {
+	d := state.Shape().Dimensions
+	return BroadcastToDims(ScalarOne(state.Graph(), state.DType()), 1, d[1], d[2], d[3])
+}
+
 // levelGradients accumulates the gradients of one level's weights over its
 // steps, in the layouts the matrix products produce them.
 type levelGradients struct {
-	kernel   *Node // [9C, 2C]
-	convBias *Node // [2C]
-	denseInT *Node // [hidden, 3C]
-	inBias   *Node // [hidden]
-	denseOut *Node // [hidden, C]
+	kernelB   *Node // the kernel's, then the biases' as a last row: [9C+1, 2C]
+	denseInTB *Node // dense_in's transposed, then its bias's: [hidden, 3C+1]
+	denseOut  *Node // [hidden, C]
 }
 
 func accumulate(sum **Node, x *Node) {
@@ -118,7 +132,8 @@ func reflectPadPlanes(x *Node) *Node {
 }
 
 // neighbourhoods returns the 3x3 neighbourhoods of a padded cells-last
-// state [C,B,H+2,W+2] as [9C, cells], rows in the kernel's order.
+// state [C,B,H+2,W+2] as [9C+1, cells], rows in the kernel's order, then
+// the row of ones.
 func neighbourhoods(padded *Node) *Node {
 	d := padded.Shape().Dimensions
 	c, b, h, w := d[0], d[1], d[2]-2, d[3]-2
@@ -129,7 +144,8 @@ func neighbourhoods(padded *Node) *Node {
 			taps = append(taps, crop(rows, 3, dx, w))
 		}
 	}
-	return Reshape(Concatenate(taps, 0), 9*c, b*h*w)
+	taps = append(taps, onesRow(taps[0]))
+	return Reshape(Concatenate(taps, 0), 9*c+1, b*h*w)
 }
 
 // step runs one step on a cells-last state [C,B,H,W] with fire mask
@@ -139,8 +155,8 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 	d := state.Shape().Dimensions
 	cells := d[1] * d[2] * d[3]
 	flat := Reshape(state, lm.channels, cells)
-	filtered := Add(Dot(lm.kernelT, neighbourhoods(reflectPadPlanes(state))).Product(), lm.convBias)
-	perception := Concatenate([]*Node{flat, filtered}, 0)
+	filtered := Dot(lm.kernelTB, neighbourhoods(reflectPadPlanes(state))).Product()
+	perception := Concatenate([]*Node{flat, filtered, Reshape(onesRow(state), 1, cells)}, 0)
 	hidden, delta := lm.updateRule(perception)
 	if mask != nil {
 		delta = Mul(delta, mask)
@@ -149,21 +165,22 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 	return next, stepRecord{state: state, perception: perception, hidden: hidden, mask: mask}
 }
 
-// updateRule is the update rule on perception [3C, cells]: it returns the
-// hidden layer after ReLU [hidden, cells] and the update [C, cells].
+// updateRule is the update rule on perception [3C+1, cells] (the last row
+// ones): it returns the hidden layer after ReLU [hidden, cells] and the
+// update [C, cells].
 func (lm levelMatrices) updateRule(perception *Node) (hidden, delta *Node) {
-	hidden = MaxScalar(Add(Dot(lm.denseInT, perception).Product(), lm.inBias), 0)
+	hidden = MaxScalar(Dot(lm.denseInTB, perception).Product(), 0)
 	return hidden, Dot(lm.denseOutT, hidden).Product()
 }
 
 // updateRuleBackward takes the gradient with respect to the update,
 // [C, cells], adds the update rule's weight gradients to grads and returns
-// the gradient with respect to the perception, [3C, cells].
+// the gradient with respect to the perception without its row of ones,
+// [3C, cells].
 func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, grads *levelGradients) *Node {
 	accumulate(&grads.denseOut, DotGeneral(hidden, []int{1}, nil, dDelta, []int{1}, nil))
 	dHidden := reluBackward(hidden, Dot(lm.denseOut, dDelta).Product())
-	accumulate(&grads.inBias, ReduceSum(dHidden, 1))
-	accumulate(&grads.denseInT, DotGeneral(dHidden, []int{1}, nil, perception, []int{1}, nil))
+	accumulate(&grads.denseInTB, DotGeneral(dHidden, []int{1}, nil, perception, []int{1}, nil))
 	return Dot(lm.denseIn, dHidden).Product()
 }
 
@@ -190,7 +207,6 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	// not merge the two and keep every step's neighbourhoods (9C values
 	// per cell) in memory until the backward pass. The state's gradient
 	// comes from each tap's rows shifted back to where the tap looked.
-	accumulate(&grads.convBias, ReduceSum(dFiltered, 1))
 	padded := reflectPadPlanes(r.state)
 	views := make([]*Node, 0, 9)
 	for dy := range 3 {
@@ -198,8 +214,9 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 			views = append(views, shiftedView(padded, dy, dx))
 		}
 	}
-	neighbours := Reshape(Concatenate(views, 0), 9*c, cells)
-	accumulate(&grads.kernel, DotGeneral(neighbours, []int{1}, nil, dFiltered, []int{1}, nil))
+	views = append(views, onesRow(r.state))
+	neighbours := Reshape(Concatenate(views, 0), 9*c+1, cells)
+	accumulate(&grads.kernelB, DotGeneral(neighbours, []int{1}, nil, dFiltered, []int{1}, nil))
 	dTaps := Dot(lm.kernel, dFiltered).Product() // [9C, cells]
 	var dPadded *Node
 	for dy := range 3 {
@@ -296,13 +313,14 @@ func backpropLevel(lm levelMatrices, records []stepRecord, dFinal *Node) (*Node,
 func (m *Model) variableGradients(level int, grads levelGradients, into map[string]*Node) {
 	c, hidden := m.Config.Channels, m.Config.Hidden
 	scope := levelScopes[level]
-	kernel := Reshape(grads.kernel, 3, 3, c, 2*c)
+	kernel := Reshape(crop(grads.kernelB, 0, 0, 9*c), 3, 3, c, 2*c)
+	convBias := Reshape(crop(grads.kernelB, 0, 9*c, 1), 2*c)
 	into[variablePath(scope, "conv_a", "weights")] = crop(kernel, 3, 0, c)
 	into[variablePath(scope, "conv_b", "weights")] = crop(kernel, 3, c, c)
-	into[variablePath(scope, "conv_a", "biases")] = crop(grads.convBias, 0, 0, c)
-	into[variablePath(scope, "conv_b", "biases")] = crop(grads.convBias, 0, c, c)
-	into[variablePath(scope, "dense_in", "weights")] = Transpose(grads.denseInT, 0, 1)
-	into[variablePath(scope, "dense_in", "biases")] = Reshape(grads.inBias, hidden)
+	into[variablePath(scope, "conv_a", "biases")] = crop(convBias, 0, 0, c)
+	into[variablePath(scope, "conv_b", "biases")] = crop(convBias, 0, c, c)
+	into[variablePath(scope, "dense_in", "weights")] = Transpose(crop(grads.denseInTB, 1, 0, 3*c), 0, 1)
+	into[variablePath(scope, "dense_in", "biases")] = Reshape(crop(grads.denseInTB, 1, 3*c, 1), hidden)
 	into[variablePath(scope, "dense_out", "weights")] = keepImageChannel(grads.denseOut)
 }
 

@@ -55,19 +55,19 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 	rule, err := NewExec(backend, func(in []*Node) []*Node {
 		perception, dDelta, denseIn, inBias, denseOut := in[0], in[1], in[2], in[3], in[4]
 		lm := levelMatrices{
-			denseIn: denseIn, denseInT: Transpose(denseIn, 0, 1), inBias: Reshape(inBias, hidden, 1),
+			denseIn: denseIn, denseInTB: withBiasColumn(denseIn, inBias),
 			denseOut: denseOut, denseOutT: Transpose(denseOut, 0, 1), channels: c,
 		}
 		var grads levelGradients
 		hiddenOut, delta := lm.updateRule(perception)
 		dPerception := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
-		return []*Node{delta, dPerception, grads.denseInT, grads.inBias, grads.denseOut}
+		return []*Node{delta, dPerception, grads.denseInTB, grads.denseOut}
 	})
 	if err != nil {
 		return rates, err
 	}
 	defer rule.Finalize()
-	seconds, err = medianCallTime(rule, reps, filledTensor(3*c*cells, 3*c, cells), filledTensor(c*cells, c, cells),
+	seconds, err = medianCallTime(rule, reps, filledTensor((3*c+1)*cells, 3*c+1, cells), filledTensor(c*cells, c, cells),
 		filledTensor(3*c*hidden, 3*c, hidden), filledTensor(hidden, hidden), filledTensor(hidden*c, hidden, c))
 	if err != nil {
 		return rates, fmt.Errorf("timing the update rule on %d cells: %w", cells, err)
