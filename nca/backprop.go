@@ -29,7 +29,7 @@ import (
 // pass.
 type stepRecord struct {
 	state      *Node // the state the step started from, [C, B, H, W]
-	perception *Node // [3C, cells]
+	perception *Node // [3C+1, cells], the last row ones
 	hidden     *Node // the update rule's hidden layer after ReLU, [hidden, cells]
 	mask       *Node // the fire mask, [1, cells]; nil when every cell fires
 }
