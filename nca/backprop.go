@@ -58,7 +58,7 @@ func (w levelWeights) matrices() levelMatrices {
 	kernel := Reshape(w.convKernel, 9*c, k[3])
 	return levelMatrices{
 		kernel:    kernel,
-		kernelTB:  Concatenate([]*Node{Transpose(kernel, 0, 1), Reshape(w.convBias, k[3], 1)}, 1),
+		kernelTB:  withBiasColumn(kernel, w.convBias),
 		denseIn:   w.denseIn,
 		denseInTB: withBiasColumn(w.denseIn, w.denseInBias),
 		denseOut:  w.denseOut,
@@ -67,8 +67,8 @@ func (w levelWeights) matrices() levelMatrices {
 	}
 }
 
-// withBiasColumn is a dense layer's weights [in, out] transposed, with its
-// bias as a last column: [out, in+1].
+// withBiasColumn is a layer's weights [in, out] transposed, with its bias
+// as a last column: [out, in+1].
 func withBiasColumn(weights, bias *Node) *Node {
 	out := weights.Shape().Dimensions[1]
 	return Concatenate([]*Node{Transpose(weights, 0, 1), Reshape(bias, out, 1)}, 1)
@@ -116,13 +116,24 @@ func toCellsLast(state *Node) *Node   { return TransposeAllAxes(state, 3, 0, 1, 
 func fromCellsLast(state *Node) *Node { return TransposeAllAxes(state, 1, 2, 3, 0) }
 
 // shiftedView cuts the [C,B,H,W] view at row offset dy and column offset
-// dx out of a padded state [C,B,H+2,W+2], in one copy.
-func shiftedView(padded *Node, dy, dx int) *Node {
-	return Pad(padded, ScalarZero(padded.Graph(), padded.DType()), compute.PadAxis{}, compute.PadAxis{},
-		compute.PadAxis{Start: -dy, End: dy - 2}, compute.PadAxis{Start: -dx, End: dx - 2})
+// dx out of a padded state [C,B,H+2,W+2], in one copy; placeView puts a
+// view back there, zeros around it.
+func shiftedView(padded *Node, dy, dx int) *Node { return padPlanes(padded, -1, dy, dx) }
+func placeView(view *Node, dy, dx int) *Node     { return padPlanes(view, 1, dy, dx) }
+
+// padPlanes pads the rows of a cells-last state [C,B,H,W] with sign*dy
+// zeros before and sign*(2-dy) after, the columns likewise with dx;
+// sign -1 cuts instead.
+func padPlanes(x *Node, sign, dy, dx int) *Node {
+	rows := compute.PadAxis{Start: sign * dy, End: sign * (2 - dy)}
+	cols := compute.PadAxis{Start: sign * dx, End: sign * (2 - dx)}
+	return Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{}, rows, cols)
 }
 
-// reflectPadPlanes is ReflectPad for a cells-last state [C,B,H,W].
+// reflectPadPlanes is ReflectPad for a cells-last state [C,B,H,W], with
+// crops instead of ReflectPad's slices (fast on the go backend; nothing
+// differentiates through it automatically, and GoMLX has no gradient for
+// a negative Pad).
 func reflectPadPlanes(x *Node) *Node {
 	for _, axis := range []int{2, 3} {
 		n := x.Shape().Dimensions[axis]
@@ -221,9 +232,7 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	var dPadded *Node
 	for dy := range 3 {
 		for dx := range 3 {
-			tap := Reshape(crop(dTaps, 0, (3*dy+dx)*c, c), d...)
-			accumulate(&dPadded, Pad(tap, ScalarZero(tap.Graph(), tap.DType()), compute.PadAxis{}, compute.PadAxis{},
-				compute.PadAxis{Start: dy, End: 2 - dy}, compute.PadAxis{Start: dx, End: 2 - dx}))
+			accumulate(&dPadded, placeView(Reshape(crop(dTaps, 0, (3*dy+dx)*c, c), d...), dy, dx))
 		}
 	}
 	dConv := Reshape(reflectPadBackward(dPadded), c, cells)

@@ -275,6 +275,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// usesPatches reports whether level 2 trains on patches smaller than the
+// image.
+func (c Config) usesPatches() bool {
+	return c.PatchSize > 0 && c.PatchSize < c.ImageSize
+}
+
 // String renders the config as config.txt: one "key = value  # help" line
 // per hyperparameter, readable and loadable with [LoadConfig].
 func (c Config) String() string {

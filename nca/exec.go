@@ -42,7 +42,7 @@ func newStepper(m *Model, step int) (*Stepper, error) {
 	}
 	s := &Stepper{m: m, step: step}
 	var err error
-	if m.usesPatches() {
+	if m.Config.usesPatches() {
 		s.exec, err = model.NewExec(m.Backend, m.Store, s.patchStepGraph)
 	} else {
 		s.exec, err = model.NewExec(m.Backend, m.Store, s.wholeStepGraph)
@@ -61,10 +61,6 @@ func newStepper(m *Model, step int) (*Stepper, error) {
 func readVariablesAtRunTime(scope *model.Scope, g *Graph) {
 	scope.SetTraining(g, true)
 }
-
-// usesPatches reports whether level 2 trains on patches smaller than the
-// image.
-func (m *Model) usesPatches() bool { return m.Config.usesPatches() }
 
 func (s *Stepper) patchStepGraph(scope *model.Scope, inputs []*Node) []*Node {
 	readVariablesAtRunTime(scope, inputs[0].Graph())
@@ -135,7 +131,7 @@ func (s *Stepper) Step(images, masks []float32, batch int, lr float64) (StepResu
 
 	var outputs []*tensors.Tensor
 	var err error
-	if s.m.usesPatches() {
+	if s.m.Config.usesPatches() {
 		rows, cols, imagePatch, maskPatch := s.samplePatches(images, masks, batch)
 		outputs, err = s.exec.Exec(imageT, rows, cols, imagePatch, maskPatch, lrT)
 	} else {

@@ -67,7 +67,8 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 		return rates, err
 	}
 	defer rule.Finalize()
-	seconds, err = medianCallTime(rule, reps, filledTensor((3*c+1)*cells, 3*c+1, cells), filledTensor(c*cells, c, cells),
+	seconds, err = medianCallTime(rule, reps,
+		filledTensor((3*c+1)*cells, 3*c+1, cells), filledTensor(c*cells, c, cells),
 		filledTensor(3*c*hidden, 3*c, hidden), filledTensor(hidden, hidden), filledTensor(hidden*c, hidden, c))
 	if err != nil {
 		return rates, fmt.Errorf("timing the update rule on %d cells: %w", cells, err)
@@ -75,11 +76,6 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 	// Forward [3C,H] and [H,C] products; backward two products per layer.
 	rates.UpdateRule = 3 * 2 * float64(cells) * float64(3*c*hidden+hidden*c) / seconds / 1e9
 	return rates, nil
-}
-
-// usesPatches tells whether level 2 trains on patches.
-func (c Config) usesPatches() bool {
-	return c.PatchSize > 0 && c.PatchSize < c.ImageSize
 }
 
 // filledTensor is a float32 tensor of the given shape holding small
