@@ -345,7 +345,7 @@ func cellsLastLogits(state *Node) *Node {
 // automatic differentiation and the growth frames use.
 func (m *Model) inferLogits(image *Node) *Node {
 	low, _, _ := m.runLevelRecorded(m.initialState(Downscale(image, m.Config.Scale)), 0, m.Config.Steps1)
-	start := setImageChannel(Upscale(fromCellsLast(low), m.Config.Scale), image)
+	start := levelTwoStart(m.Config.Scale, fromCellsLast(low), image)
 	final, _, _ := m.runLevelRecorded(start, 1, m.Config.Steps2)
 	return cellsLastLogits(final)
 }

@@ -83,7 +83,7 @@ func TestBackpropMatchesAutodiff(t *testing.T) {
 		compare(t,
 			func(image *Node, in []*Node) (*Node, *Node) { return m.Forward(image, nil), in[1] },
 			func(image *Node, in []*Node) func(low *Node) *Node {
-				return func(low *Node) *Node { return setImageChannel(Upscale(low, cfg.Scale), image) }
+				return func(low *Node) *Node { return levelTwoStart(cfg.Scale, low, image) }
 			},
 			tensors.FromFlatDataAndDimensions(images, 2, n, n, 1), tensors.FromFlatDataAndDimensions(masks, 2, n, n, 1))
 	})

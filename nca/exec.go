@@ -74,7 +74,7 @@ func (s *Stepper) wholeStepGraph(scope *model.Scope, inputs []*Node) []*Node {
 	readVariablesAtRunTime(scope, inputs[0].Graph())
 	image, mask, lr := inputs[0], inputs[1], inputs[2]
 	return s.trainingStep(image, mask, lr, func(low *Node) *Node {
-		return setImageChannel(Upscale(low, s.m.Config.Scale), image)
+		return levelTwoStart(s.m.Config.Scale, low, image)
 	})
 }
 
@@ -115,7 +115,14 @@ func (m *Model) lossAndGradients(image, mask *Node, levelTwo func(low *Node) *No
 func patchInitialState(scale int, low, rows, cols, imagePatch *Node) *Node {
 	low = Einsum("bpy,byxc->bpxc", rows, low)
 	low = Einsum("bqx,bpxc->bpqc", cols, low)
-	return setImageChannel(Upscale(low, scale), imagePatch)
+	return levelTwoStart(scale, low, imagePatch)
+}
+
+// levelTwoStart is level 2's initial state: level 1's final state low
+// [B,h,w,C] upsampled by scale, with image [B,h*scale,w*scale,1] in
+// channel 0.
+func levelTwoStart(scale int, low, image *Node) *Node {
+	return setImageChannel(Upscale(low, scale), image)
 }
 
 // Step trains on one batch: images and masks [B,N,N,1] flattened row-major.

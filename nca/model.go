@@ -361,7 +361,7 @@ func (m *Model) levelOne(image *Node, frames *[]*Node) *Node {
 // state of both levels.
 func (m *Model) Forward(image *Node, frames *[]*Node) *Node {
 	low := m.levelOne(image, frames)
-	state := setImageChannel(Upscale(low, m.Config.Scale), image)
+	state := levelTwoStart(m.Config.Scale, low, image)
 	return m.runLevel(state, 1, m.Config.Steps2, frames)
 }
 

@@ -78,7 +78,7 @@ func TestMatchesPyTorchReference(t *testing.T) {
 		out := append([]*Node{Sigmoid(logits), loss}, Gradient(loss, params...)...)
 		// And the gradients of training's hand-written backward pass.
 		_, grads := m.lossAndGradients(image, mask, func(low *Node) *Node {
-			return setImageChannel(Upscale(low, cfg.Scale), image)
+			return levelTwoStart(cfg.Scale, low, image)
 		})
 		for _, v := range vars {
 			out = append(out, grads[v.Path()])
