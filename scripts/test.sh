@@ -16,8 +16,12 @@ cd "$root"
 export GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd GOMLX_NO_AUTO_INSTALL=1
 export MEDNCA_CACHE_DIR="${MEDNCA_CACHE_DIR:-$root/.cache/isic}"
 shared="$(cd "$root/.." && pwd)/shared"
-export MEDNCA_ISIC_DIR="${MEDNCA_ISIC_DIR:-$shared/isic2018}"
-export MEDNCA_ISIC_ORIGINAL_DIR="${MEDNCA_ISIC_ORIGINAL_DIR:-$shared/isic2018-original}"
+# The defaults only where the folders exist: notebook 1 takes a set
+# MEDNCA_ISIC_DIR as a folder it must read, and uses synthetic lesions
+# without one.
+[[ -z "${MEDNCA_ISIC_DIR:-}" && -d "$shared/isic2018" ]] && export MEDNCA_ISIC_DIR="$shared/isic2018"
+[[ -z "${MEDNCA_ISIC_ORIGINAL_DIR:-}" && -d "$shared/isic2018-original" ]] &&
+  export MEDNCA_ISIC_ORIGINAL_DIR="$shared/isic2018-original"
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
