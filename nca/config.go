@@ -58,7 +58,7 @@ type Config struct {
 	EvalEvery int           `key:"eval_every" help:"validate every this many epochs"`
 	KeepLast  int           `key:"keep_last" help:"checkpoints kept besides the best one"`
 	Gallery   int           `key:"gallery" help:"validation samples drawn in each epoch's gallery"`
-	TimeLimit time.Duration `key:"time_limit" help:"stop (with a checkpoint) after this much training time (0: none)"`
+	TimeLimit time.Duration `key:"time_limit" help:"stop (with a checkpoint) once the run has trained this long, earlier sessions of a resumed run included (0: none)"`
 }
 
 // DefaultConfig returns the defaults of the two-level Med-NCA: 16 channels,

@@ -214,6 +214,11 @@ func (r *run) reopen() error {
 	}
 	r.state = ckpt.State
 	r.lastCkpt = latest
+	if trained := time.Duration(r.state.ElapsedSec * float64(time.Second)); limit > 0 && trained >= limit {
+		return fmt.Errorf("resume %s: the run has trained %s already, past time_limit=%s (the limit counts "+
+			"the whole run); pass a larger time_limit, or time_limit=0 for none", r.dir,
+			trained.Round(time.Second), limit)
+	}
 	fmt.Fprintf(r.opts.Progress, "Resuming %s from %s (epoch %d, step %d)\n", r.dir, filepath.Base(latest),
 		r.state.Epoch, r.state.Step)
 	return truncateMetrics(filepath.Join(r.dir, "metrics.csv"), r.state.Epoch)
@@ -296,11 +301,12 @@ func (r *run) epoch(ctx context.Context, epoch int) (string, error) {
 		// A cancelled context or the time limit still gets a checkpoint, so
 		// the run can resume.
 		if ctx.Err() != nil || r.overTime() {
-			why := "interrupted"
+			why, resume := "interrupted", ""
 			if ctx.Err() == nil {
 				why = fmt.Sprintf("time limit %s reached", r.cfg.TimeLimit)
+				resume = fmt.Sprintf(" time_limit=%s", 2*r.cfg.TimeLimit)
 			}
-			return r.stopWithCheckpoint(why)
+			return r.stopWithCheckpoint(why, resume)
 		}
 	}
 	r.state.Epoch = epoch
@@ -312,15 +318,16 @@ func (r *run) overTime() bool {
 }
 
 // stopWithCheckpoint saves the state reached and returns why training
-// stopped.
-func (r *run) stopWithCheckpoint(why string) (string, error) {
+// stopped. The message shows how to continue, with resumeKeys (such as a
+// longer time limit) after the command.
+func (r *run) stopWithCheckpoint(why, resumeKeys string) (string, error) {
 	r.state.ElapsedSec = time.Since(r.started).Seconds()
 	if err := r.saveCheckpoint(false); err != nil {
 		return "", err
 	}
 	r.progress.finish()
 	fmt.Fprintf(r.opts.Progress, "Training stopped (%s) at step %d; checkpoint %s. Continue with "+
-		"`mednca train --resume %s`.\n", why, r.state.Step, r.lastCkpt, r.dir)
+		"`mednca train --resume %s%s`.\n", why, r.state.Step, r.lastCkpt, r.dir, resumeKeys)
 	return why, nil
 }
 

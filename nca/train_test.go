@@ -276,3 +276,21 @@ func TestResumedRunMatchesUninterrupted(t *testing.T) {
 	assert.Equal(t, rowsOf(straight.Dir), rowsOf(resumed.Dir))
 	assert.Equal(t, straight.State.Step, resumed.State.Step)
 }
+
+func TestResumePastTimeLimitFails(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Epochs = 1
+	first := trainTiny(t, cfg, TrainOptions{})
+
+	cfg.Epochs = 2
+	cfg.TimeLimit = time.Nanosecond
+	_, err := Train(context.Background(), cfg, TrainOptions{Resume: first.Dir, Backend: testBackend(t),
+		Progress: io.Discard})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "time_limit=1ns")
+	assert.Contains(t, err.Error(), first.Dir)
+
+	rows, err := plotting.ReadMetricsCSV(filepath.Join(first.Dir, "metrics.csv"))
+	require.NoError(t, err)
+	assert.Len(t, rows, 1, "the refused resume must leave the run's metrics as they were")
+}

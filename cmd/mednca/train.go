@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/mednca/mednca/nca"
@@ -39,7 +41,18 @@ func runTrain(args []string) error {
 		return err
 	}
 
-	cfg, err := trainConfig(*preset, *configFile, *data)
+	if *resume != "" {
+		if info, err := os.Stat(*resume); err != nil || !info.IsDir() {
+			return fmt.Errorf("--resume %s: not a run folder; pass a folder written by `mednca train`, "+
+				"such as output/training_20260101_120000", *resume)
+		}
+	}
+	if *resume != "" {
+		if err := resumableSettings(*resume, settings); err != nil {
+			return err
+		}
+	}
+	cfg, err := trainConfig(*preset, *configFile, *data, *resume)
 	if err != nil {
 		return err
 	}
@@ -53,13 +66,10 @@ func runTrain(args []string) error {
 	if *data != "" {
 		cfg.Data = *data
 	}
-	if *resume != "" {
-		if info, err := os.Stat(*resume); err != nil || !info.IsDir() {
-			return fmt.Errorf("--resume %s: not a run folder; pass a folder written by `mednca train`, "+
-				"such as output/training_20260101_120000", *resume)
+	if *resume == "" {
+		if err := cfg.Validate(); err != nil {
+			return err
 		}
-	} else if err := cfg.Validate(); err != nil {
-		return err
 	}
 
 	backend, info, err := nca.NewBackend(*backendName)
@@ -84,8 +94,18 @@ func runTrain(args []string) error {
 }
 
 // trainConfig returns the starting hyperparameters: a config file, a named
-// preset, or the preset that suits the data.
-func trainConfig(preset, configFile, data string) (nca.Config, error) {
+// preset, the config.txt of the run being resumed, or the preset that suits
+// the data.
+func trainConfig(preset, configFile, data, resume string) (nca.Config, error) {
+	if resume != "" && configFile == "" && preset == "" {
+		// A resumed run keeps its own settings; the command line may
+		// still change epochs and time_limit.
+		configFile = filepath.Join(resume, "config.txt")
+		if _, err := os.Stat(configFile); err != nil {
+			return nca.Config{}, fmt.Errorf("--resume %s: no config.txt in it; pass a folder written by "+
+				"`mednca train`, such as output/training_20260101_120000", resume)
+		}
+	}
 	if configFile != "" {
 		if preset != "" {
 			return nca.Config{}, fmt.Errorf("--preset and --config both given: use one")
@@ -104,4 +124,17 @@ func trainConfig(preset, configFile, data string) (nca.Config, error) {
 		return nca.DefaultConfig(), nil
 	}
 	return nca.Config{}, fmt.Errorf("--preset %q: expected quick or default", preset)
+}
+
+// resumableSettings checks that the key=value settings given with --resume
+// are ones a resumed run takes: it keeps all the others from its config.
+func resumableSettings(resume string, settings []string) error {
+	for _, setting := range settings {
+		key, _, _ := strings.Cut(setting, "=")
+		if key = strings.TrimSpace(key); key != "epochs" && key != "time_limit" {
+			return fmt.Errorf("--resume %s: %s cannot change on a resumed run, which keeps the settings of its "+
+				"config.txt; only epochs and time_limit can (start a new run to change %s)", resume, setting, key)
+		}
+	}
+	return nil
 }

@@ -40,6 +40,37 @@ func TestTrainCommandWritesRun(t *testing.T) {
 	assert.FileExists(t, filepath.Join(runs[0], "gallery", "epoch-002.png"))
 }
 
+func TestTrainCommandResumesToTheRunsOwnTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model; skipped with -short")
+	}
+	out := t.TempDir()
+	args := append([]string{"train", "--backend", "go", "--out", out}, tinyTrainArgs...)
+	status, _, stderr := runMednca(t, append(args, "epochs=3", "time_limit=1ns")...)
+	require.Equal(t, 0, status, "stderr: %s", stderr)
+	assert.Contains(t, stderr, "time limit 1ns reached")
+	assert.Contains(t, stderr, "time_limit=2ns`")
+	runs, err := filepath.Glob(filepath.Join(out, "training_*"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+
+	// The run has used up its time limit: resuming as it was is refused.
+	status, _, stderr = runMednca(t, "train", "--backend", "go", "--resume", runs[0])
+	require.Equal(t, 1, status)
+	assert.Contains(t, stderr, "past time_limit=1ns")
+
+	// Other settings stay the run's.
+	status, _, stderr = runMednca(t, "train", "--backend", "go", "--resume", runs[0], "lr=0.1")
+	require.Equal(t, 1, status)
+	assert.Contains(t, stderr, "lr=0.1 cannot change on a resumed run")
+
+	// Without a limit it trains on to its own epochs=3, not the preset's.
+	status, _, stderr = runMednca(t, "train", "--backend", "go", "--resume", runs[0], "time_limit=0")
+	require.Equal(t, 0, status, "stderr: %s", stderr)
+	assert.FileExists(t, filepath.Join(runs[0], "gallery", "epoch-003.png"))
+	assert.NoFileExists(t, filepath.Join(runs[0], "gallery", "epoch-004.png"))
+}
+
 func TestTrainCommandKeysAndConfig(t *testing.T) {
 	status, stdout, _ := runMednca(t, "train", "--keys")
 	require.Equal(t, 0, status)
