@@ -1,7 +1,10 @@
 package nca
 
 import (
+	"math"
+
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -15,9 +18,11 @@ import (
 //     matrix [C, cells]). Then every matrix product of the step and of its
 //     gradient has its contracted axis where the backends' matrix kernels
 //     want it, and no large operand is ever transposed: only weights are.
-//   - The shifted views of the perception convolution are cut with Pad, a
-//     block copy on every backend, where Slice is an element-by-element
-//     loop on the pure Go backend.
+//   - The shifted views of the perception convolution are cut in one
+//     Gather on the pure Go backend (a block copy straight into the matrix
+//     the convolution multiplies), and elsewhere with one Pad each, a
+//     block copy on every backend (Slice is an element-by-element loop on
+//     the pure Go backend, and ONNX has no Gather of slices).
 //   - The ReLU gradient uses the backend's fused activation gradient where
 //     it has one.
 //
@@ -27,9 +32,13 @@ import (
 
 // stepRecord is what the backward pass of one step needs from its forward
 // pass.
+//
+// The state the step started from is not kept on its own: it is the first
+// C rows of the perception, and keeping both held 16 more values per cell
+// and step until the backward pass.
 type stepRecord struct {
-	state      *Node // the state the step started from, [C, B, H, W]
-	perception *Node // [3C+1, cells], the last row ones
+	dims       []int // the state's dimensions, [C, B, H, W]
+	perception *Node // [3C+1, cells]: the state, the filtered channels, a row of ones
 	hidden     *Node // the update rule's hidden layer after ReLU, [hidden, cells]
 	mask       *Node // the fire mask, [1, cells]; nil when every cell fires
 }
@@ -44,27 +53,41 @@ type stepRecord struct {
 // (bench/README.md).
 type levelMatrices struct {
 	kernel    *Node // conv_a and conv_b side by side, [9C, 2C], rows in (row, column, channel) order
-	kernelTB  *Node // the kernel transposed, then the biases: [2C, 9C+1]
+	kernelTB  *Node // the kernel transposed with the biases, [2C, 9(C+1)]: see neighbourhoods
 	denseIn   *Node // [3C, hidden]
 	denseInTB *Node // dense_in transposed, then its bias: [hidden, 3C+1]
 	denseOut  *Node // [hidden, C], the image channel's column zeroed
 	denseOutT *Node // [C, hidden]
 	channels  int
+	gathers   bool // cut the neighbourhoods with Gather
 }
 
 func (w levelWeights) matrices() levelMatrices {
 	k := w.convKernel.Shape().Dimensions
-	c := k[2]
-	kernel := Reshape(w.convKernel, 9*c, k[3])
+	c, out := k[2], k[3]
+	g := w.convKernel.Graph()
+
+	// The biases multiply the ones channel of the first view; the ones
+	// channels of the other eight views get zeros.
+	biases := Concatenate([]*Node{Reshape(w.convBias, 1, 1, out), Zeros(g, shapes.Make(w.convBias.DType(), 8, 1, out))}, 0)
+	kernelB := Concatenate([]*Node{Reshape(w.convKernel, 9, c, out), biases}, 1)
 	return levelMatrices{
-		kernel:    kernel,
-		kernelTB:  withBiasColumn(kernel, w.convBias),
+		kernel:    Reshape(w.convKernel, 9*c, out),
+		kernelTB:  Transpose(Reshape(kernelB, 9*(c+1), out), 0, 1),
 		denseIn:   w.denseIn,
 		denseInTB: withBiasColumn(w.denseIn, w.denseInBias),
 		denseOut:  w.denseOut,
 		denseOutT: Transpose(w.denseOut, 0, 1),
 		channels:  c,
+		gathers:   cutsWithGather(g.Backend()),
 	}
+}
+
+// cutsWithGather tells whether the steps cut their neighbourhoods with
+// Gather: on the pure Go backend, where Pad first fills its whole output
+// and a concatenation copies the nine views once more.
+func cutsWithGather(backend compute.Backend) bool {
+	return convolvesAsMatrixProduct(backend)
 }
 
 // withBiasColumn is a layer's weights [in, out] transposed, with its bias
@@ -84,7 +107,7 @@ func onesRow(state *Node) *Node {
 // levelGradients accumulates the gradients of one level's weights over its
 // steps, in the layouts the matrix products produce them.
 type levelGradients struct {
-	kernelB   *Node // the kernel's, then the biases' as a last row: [9C+1, 2C]
+	kernelB   *Node // the kernel's with the ones channels', [9(C+1), 2C]: the biases' is view 0's
 	denseInTB *Node // dense_in's transposed, then its bias's: [hidden, 3C+1]
 	denseOut  *Node // [hidden, C]
 }
@@ -97,17 +120,36 @@ func accumulate(sum **Node, x *Node) {
 	}
 }
 
-// crop cuts x[start:start+size] along axis, with a negative Pad: a block
-// copy on every backend.
+// crop cuts x[start:start+size] along axis in block copies: with a
+// negative Pad on the pure Go backend, whose Slice copies element by
+// element, and with Slice elsewhere.
 func crop(x *Node, axis, start, size int) *Node {
+	if !cutsWithPad(x.Graph().Backend()) {
+		return SliceAxis(x, axis, AxisRange(start, start+size))
+	}
 	return padAxis(x, axis, -start, -(x.Shape().Dimensions[axis] - start - size))
+}
+
+// cutsWithPad tells whether crops are negative Pads.
+func cutsWithPad(backend compute.Backend) bool {
+	return convolvesAsMatrixProduct(backend)
 }
 
 // padAxis pads x with zeros along one axis (negative amounts cut).
 func padAxis(x *Node, axis, start, end int) *Node {
 	config := make([]compute.PadAxis, x.Rank())
 	config[axis] = compute.PadAxis{Start: start, End: end}
-	return Pad(x, ScalarZero(x.Graph(), x.DType()), config...)
+	return Pad(x, negativeZero(x), config...)
+}
+
+// negativeZero is the value the steps pad and crop with: -0, a zero in
+// every sum. Pad first fills its whole output, and the pure Go backend
+// fills with a zero element by element but with any other bit pattern by
+// doubling block copies, several times faster (bench/README.md). It is
+// made with Const: GoMLX's cache of scalar constants takes -0 and 0 for
+// one key.
+func negativeZero(x *Node) *Node {
+	return Const(x.Graph(), shapes.CastAsDType(math.Copysign(0, -1), x.DType()))
 }
 
 // toCellsLast turns a state [B,H,W,C] into [C,B,H,W], and fromCellsLast
@@ -118,8 +160,14 @@ func fromCellsLast(state *Node) *Node { return TransposeAllAxes(state, 1, 2, 3, 
 // shiftedView cuts the [C,B,H,W] view at row offset dy and column offset
 // dx out of a padded state [C,B,H+2,W+2], in one copy; placeView puts a
 // view back there, zeros around it.
-func shiftedView(padded *Node, dy, dx int) *Node { return padPlanes(padded, -1, dy, dx) }
-func placeView(view *Node, dy, dx int) *Node     { return padPlanes(view, 1, dy, dx) }
+func shiftedView(padded *Node, dy, dx int) *Node {
+	if !cutsWithPad(padded.Graph().Backend()) {
+		d := padded.Shape().Dimensions
+		return Slice(padded, AxisRange(), AxisRange(), AxisRange(dy, dy+d[2]-2), AxisRange(dx, dx+d[3]-2))
+	}
+	return padPlanes(padded, -1, dy, dx)
+}
+func placeView(view *Node, dy, dx int) *Node { return padPlanes(view, 1, dy, dx) }
 
 // padPlanes pads the rows of a cells-last state [C,B,H,W] with sign*dy
 // zeros before and sign*(2-dy) after, the columns likewise with dx;
@@ -127,7 +175,7 @@ func placeView(view *Node, dy, dx int) *Node     { return padPlanes(view, 1, dy,
 func padPlanes(x *Node, sign, dy, dx int) *Node {
 	rows := compute.PadAxis{Start: sign * dy, End: sign * (2 - dy)}
 	cols := compute.PadAxis{Start: sign * dx, End: sign * (2 - dx)}
-	return Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{}, rows, cols)
+	return Pad(x, negativeZero(x), compute.PadAxis{}, compute.PadAxis{}, rows, cols)
 }
 
 // reflectPadPlanes is ReflectPad for a cells-last state [C,B,H,W], with
@@ -142,21 +190,32 @@ func reflectPadPlanes(x *Node) *Node {
 	return x
 }
 
-// neighbourhoods returns the 3x3 neighbourhoods of a padded cells-last
-// state [C,B,H+2,W+2] as [9C+1, cells], rows in the kernel's order, then
-// the row of ones.
-func neighbourhoods(padded *Node) *Node {
-	d := padded.Shape().Dimensions
-	c, b, h, w := d[0], d[1], d[2]-2, d[3]-2
-	taps := make([]*Node, 0, 9)
+// neighbourhoods returns the 3x3 neighbourhoods of a cells-last state
+// [C,B,H,W] as [9(C+1), cells]: for each of the nine views in the
+// kernel's order (row, column), the state's C channels shifted, then a
+// channel of ones that carries the biases.
+func (lm levelMatrices) neighbourhoods(state *Node) *Node {
+	d := state.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2], d[3]
+	padded := reflectPadPlanes(state)
+	padded = Concatenate([]*Node{padded, onesRow(padded)}, 0)
+	if lm.gathers {
+		starts := make([][]int32, 0, 9)
+		for dy := range int32(3) {
+			for dx := range int32(3) {
+				starts = append(starts, []int32{dy, dx})
+			}
+		}
+		views := GatherSlices(padded, []int{2, 3}, Const(state.Graph(), starts), []int{h, w}, true)
+		return Reshape(views, 9*(c+1), b*h*w)
+	}
+	views := make([]*Node, 0, 9)
 	for dy := range 3 {
-		rows := crop(padded, 2, dy, h)
 		for dx := range 3 {
-			taps = append(taps, crop(rows, 3, dx, w))
+			views = append(views, shiftedView(padded, dy, dx))
 		}
 	}
-	taps = append(taps, onesRow(taps[0]))
-	return Reshape(Concatenate(taps, 0), 9*c+1, b*h*w)
+	return Reshape(Concatenate(views, 0), 9*(c+1), b*h*w)
 }
 
 // step runs one step on a cells-last state [C,B,H,W] with fire mask
@@ -166,22 +225,43 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 	d := state.Shape().Dimensions
 	cells := d[1] * d[2] * d[3]
 	flat := Reshape(state, lm.channels, cells)
-	filtered := Dot(lm.kernelTB, neighbourhoods(reflectPadPlanes(state))).Product()
+	filtered := Dot(lm.kernelTB, lm.neighbourhoods(state)).Product()
 	perception := Concatenate([]*Node{flat, filtered, Reshape(onesRow(state), 1, cells)}, 0)
 	hidden, delta := lm.updateRule(perception)
 	if mask != nil {
 		delta = Mul(delta, mask)
 	}
 	next := Reshape(Add(flat, delta), d...)
-	return next, stepRecord{state: state, perception: perception, hidden: hidden, mask: mask}
+	return next, stepRecord{dims: d, perception: perception, hidden: hidden, mask: mask}
 }
 
 // updateRule is the update rule on perception [3C+1, cells] (the last row
 // ones): it returns the hidden layer after ReLU [hidden, cells] and the
 // update [C, cells].
 func (lm levelMatrices) updateRule(perception *Node) (hidden, delta *Node) {
-	hidden = MaxScalar(Dot(lm.denseInTB, perception).Product(), 0)
+	hidden = denseReLU(lm.denseInTB, perception)
 	return hidden, Dot(lm.denseOutT, hidden).Product()
+}
+
+// denseReLU is max(weights · x, 0) for weights [out, in] and x [in, cells].
+// Backends with a fused dense layer apply the ReLU while each block of the
+// product is still in cache, which saves a pass over the [out, cells]
+// result (bench/README.md).
+func denseReLU(weights, x *Node) *Node {
+	if !fusesDense(x.Graph().Backend()) {
+		return MaxScalar(Dot(weights, x).Product(), 0)
+	}
+	return BackendFusedDense(weights, x, nil, compute.DenseConfig{
+		Activation:   compute.ActivationConfig{Type: compute.ActivationRelu},
+		WeightLayout: compute.DenseLayoutInputOutputs,
+	})
+}
+
+// fusesDense tells whether the training steps use the backend's fused
+// dense layer: on the pure Go backend, where it runs the ReLU inside the
+// matrix kernel's output loop.
+func fusesDense(backend compute.Backend) bool {
+	return convolvesAsMatrixProduct(backend) && backend.Capabilities().Operations[compute.OpTypeFusedDense]
 }
 
 // updateRuleBackward takes the gradient with respect to the update,
@@ -199,10 +279,11 @@ func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, gra
 // after a step, adds the step's weight gradients to grads and returns the
 // gradient with respect to the state before it.
 func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGradients) *Node {
-	d := r.state.Shape().Dimensions
+	d := r.dims
 	c := lm.channels
 	cells := d[1] * d[2] * d[3]
 	dFlat := Reshape(dNext, c, cells)
+	state := Reshape(crop(r.perception, 0, 0, c), d...)
 
 	// Only firing cells pass gradient on to the update rule.
 	dDelta := dFlat
@@ -213,21 +294,13 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	dState, dFiltered := crop(dPerception, 0, 0, c), crop(dPerception, 0, c, 2*c)
 
 	// The perception convolution. The kernel's gradient needs the step's
-	// neighbourhoods again: they are cut anew, each view in one Pad where
-	// the forward pass cuts rows and then columns, so that the backends do
-	// not merge the two and keep every step's neighbourhoods (9C values
-	// per cell) in memory until the backward pass. The state's gradient
-	// comes from each tap's rows shifted back to where the tap looked.
-	padded := reflectPadPlanes(r.state)
-	views := make([]*Node, 0, 9)
-	for dy := range 3 {
-		for dx := range 3 {
-			views = append(views, shiftedView(padded, dy, dx))
-		}
-	}
-	views = append(views, onesRow(r.state))
-	neighbours := Reshape(Concatenate(views, 0), 9*c+1, cells)
-	accumulate(&grads.kernelB, DotGeneral(neighbours, []int{1}, nil, dFiltered, []int{1}, nil))
+	// neighbourhoods again: they are cut anew from the state in the
+	// perception, a node of its own, so that the backends do not merge
+	// them with the forward pass's and keep every step's neighbourhoods
+	// (9(C+1) values per cell) in memory until the backward pass. The
+	// state's gradient comes from each tap's rows shifted back to where
+	// the tap looked.
+	accumulate(&grads.kernelB, DotGeneral(lm.neighbourhoods(state), []int{1}, nil, dFiltered, []int{1}, nil))
 	dTaps := Dot(lm.kernel, dFiltered).Product() // [9C, cells]
 	var dPadded *Node
 	for dy := range 3 {
@@ -322,8 +395,9 @@ func backpropLevel(lm levelMatrices, records []stepRecord, dFinal *Node) (*Node,
 func (m *Model) variableGradients(level int, grads levelGradients, into map[string]*Node) {
 	c, hidden := m.Config.Channels, m.Config.Hidden
 	scope := levelScopes[level]
-	kernel := Reshape(crop(grads.kernelB, 0, 0, 9*c), 3, 3, c, 2*c)
-	convBias := Reshape(crop(grads.kernelB, 0, 9*c, 1), 2*c)
+	views := Reshape(grads.kernelB, 9, c+1, 2*c)
+	kernel := Reshape(crop(views, 1, 0, c), 3, 3, c, 2*c)
+	convBias := Reshape(Slice(views, AxisElem(0), AxisElem(c)), 2*c)
 	into[variablePath(scope, "conv_a", "weights")] = crop(kernel, 3, 0, c)
 	into[variablePath(scope, "conv_b", "weights")] = crop(kernel, 3, c, c)
 	into[variablePath(scope, "conv_a", "biases")] = crop(convBias, 0, 0, c)

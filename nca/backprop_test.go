@@ -1,8 +1,10 @@
 package nca
 
 import (
+	"math"
 	"testing"
 
+	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -119,4 +121,20 @@ func TestInferMatchesForward(t *testing.T) {
 	require.Equal(t, []int{2, n, n}, out[1].Shape().Dimensions)
 	assert.Greater(t, maxAbs(want), 0.0)
 	assert.InDeltaSlice(t, want, got, 1e-4*maxAbs(want)+1e-6)
+}
+
+// TestPadValueIsNegativeZero checks that the steps pad with -0 even in a
+// graph that already holds a 0 constant (GoMLX caches scalar constants by
+// value, and -0 == 0): a +0 would give the same results, but the pure Go
+// backend fills with it element by element.
+func TestPadValueIsNegativeZero(t *testing.T) {
+	exec, err := NewExec(testBackend(t), func(x *Node) *Node {
+		x = Add(x, ScalarZero(x.Graph(), x.DType()))
+		return Pad(x, negativeZero(x), compute.PadAxis{Start: 1})
+	})
+	require.NoError(t, err)
+	defer exec.Finalize()
+	out := tensors.MustCopyFlatData[float32](exec.MustCall([]float32{2})[0])
+	require.Equal(t, []float32{0, 2}, out)
+	assert.True(t, math.Signbit(float64(out[0])), "the pad value lost its sign: %v", out[0])
 }
