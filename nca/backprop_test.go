@@ -138,3 +138,14 @@ func TestPadValueIsNegativeZero(t *testing.T) {
 	require.Equal(t, []float32{0, 2}, out)
 	assert.True(t, math.Signbit(float64(out[0])), "the pad value lost its sign: %v", out[0])
 }
+
+// TestFlushTiny checks that state gradients below tinyGradient become zero
+// and the others pass unchanged.
+func TestFlushTiny(t *testing.T) {
+	exec, err := NewExec(testBackend(t), flushTiny)
+	require.NoError(t, err)
+	defer exec.Finalize()
+	in := []float32{1e-30, -1e-35, 1e-40, 0, -2e-29, 1e-20, -0.5}
+	out := tensors.MustCopyFlatData[float32](exec.MustCall(in)[0])
+	assert.Equal(t, []float32{0, 0, 0, 0, -2e-29, 1e-20, -0.5}, out)
+}
