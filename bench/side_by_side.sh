@@ -11,8 +11,10 @@
 #   -t THREADS  CPU threads for everyone: GOMAXPROCS, ONNX Runtime and
 #               torch.set_num_threads (default 2)
 #   -b LIST     mednca backends to time (default "go onnx"; add xla:cuda on a GPU)
-#   -p LIST     OMP_WAIT_POLICY values PyTorch runs under, each a contestant
-#               (default "PASSIVE ACTIVE"); ratios are against the fastest
+#   -p LIST     OMP_WAIT_POLICY values PyTorch runs under (default "PASSIVE
+#               ACTIVE"); under each it runs as it comes and with
+#               torch.set_flush_denormal(True) ("_flush"), each a contestant;
+#               ratios are against the fastest
 #   -o DIR      where the raw JSON of every run goes (default /tmp/mednca-side-by-side)
 #
 # It uses $MEDNCA or bin/mednca when present, else builds it with -tags onnx (needs
@@ -42,10 +44,11 @@ while getopts "r:n:t:b:p:o:h" opt; do
     b) backends="$OPTARG" ;;
     p) policies="$OPTARG" ;;
     o) out="$OPTARG" ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
   esac
 done
 mkdir -p "$out"
+rm -f "$out"/round*-*.json "$out"/round*-*.json.log
 cd "$repo" || exit 1
 
 # The Go side: an existing binary, or one built with every CPU backend.
@@ -102,14 +105,16 @@ for round in $(seq 1 "$rounds"); do
     fi
   done
   for policy in $policies; do
-    file="$out/round$round-torch_${policy,,}.json"
-    echo "round $round: torch_mednca.py bench (OMP_WAIT_POLICY=$policy)" >&2
-    # shellcheck disable=SC2086 # the extra arguments are a word list
-    if ! OMP_WAIT_POLICY="$policy" "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" \
-      ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
-      echo "  failed: see $file.log" >&2
-      rm -f "$file"
-    fi
+    for flush in "" --flush-denormal; do
+      file="$out/round$round-torch_${policy,,}${flush:+_flush}.json"
+      echo "round $round: torch_mednca.py bench $flush (OMP_WAIT_POLICY=$policy)" >&2
+      # shellcheck disable=SC2086 # the extra arguments are a word list
+      if ! OMP_WAIT_POLICY="$policy" "$python" bench/torch_mednca.py bench --threads "$threads" --reps "$reps" \
+        $flush ${TORCH_BENCH_ARGS:-} > "$file" 2> "$file.log"; then
+        echo "  failed: see $file.log" >&2
+        rm -f "$file"
+      fi
+    done
   done
 done
 
@@ -153,7 +158,7 @@ peak = max(peaks.values(), default=None)
 
 print()
 print("ratio: time / fastest PyTorch time (below 1: faster than PyTorch)")
-print(f"{'contestant':14} {'rounds':>6} {'train iter s':>12} {'ratio':>6} "
+print(f"{'contestant':20} {'rounds':>6} {'train iter s':>12} {'ratio':>6} "
       f"{'infer s':>8} {'ratio':>6} {'peak RSS GiB':>12} {'MLP GFLOP/s':>11} {'of peak':>7}")
 for name in sorted(runs, key=lambda n: (n.startswith("torch"), n)):
     train, infer = median(name, "train_iter_s_median"), median(name, "infer_s_median")
@@ -164,7 +169,7 @@ for name in sorted(runs, key=lambda n: (n.startswith("torch"), n)):
     ratio = lambda a, b: f"{a / b:6.2f}" if a and b else f"{'-':>6}"
     fmt = lambda v, w, p=3: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
     share = f"{100 * mlp / peak:6.0f}%" if mlp and peak else f"{'-':>7}"
-    print(f"{name:14} {len(runs[name]):6d} {fmt(train, 12)} {ratio(train, torch_train)} "
+    print(f"{name:20} {len(runs[name]):6d} {fmt(train, 12)} {ratio(train, torch_train)} "
           f"{fmt(infer, 8)} {ratio(infer, torch_infer)} {rss:12.2f} {fmt(mlp, 11, 0)} {share}")
 print()
 print("matrix product 2048x2048 float32, GFLOP/s: " +

@@ -194,6 +194,8 @@ def synthetic_batch(cfg, batch, generator, device):
 def bench(args):
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
+    if args.flush_denormal and not torch.set_flush_denormal(True):
+        raise SystemExit("--flush-denormal: this CPU cannot flush subnormal numbers to zero")
     # Weights and data come from a seeded generator; fire masks from the
     # global one of the device (torch.compile handles no Generator objects).
     cpu_gen = torch.Generator().manual_seed(args.seed)
@@ -238,6 +240,7 @@ def bench(args):
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "flush_denormal": args.flush_denormal,
         "config": dict(cfg, batch=args.batch),
         "layout": args.layout,
         "train_iter_s_median": statistics.median(train_times),
@@ -289,6 +292,7 @@ def matmul(args):
     print(json.dumps({
         "device": str(device), "threads": torch.get_num_threads(), "torch_version": torch.__version__,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "flush_denormal": args.flush_denormal,
         "peak_what": f"matmul [{n},{n}]x[{n},{n}] float32",
         "peak_gflops": 2 * n ** 3 / peak_s / 1e9,
         "what": f"matmul [{rows},{3 * CHANNELS}]x[{3 * CHANNELS},{HIDDEN}] float32",
@@ -357,6 +361,8 @@ def main():
         p.add_argument("--steps1", type=int, default=48)
         p.add_argument("--steps2", type=int, default=48)
         p.add_argument("--compile", action="store_true", help="use torch.compile (torch 2.0+)")
+        p.add_argument("--flush-denormal", action="store_true",
+                       help="torch.set_flush_denormal(True): subnormal numbers become zero")
         p.add_argument("--layout", choices=("channels_last", "nchw"), default="channels_last",
                        help="memory layout of the NCA state (channels_last is faster on CPUs)")
     sub.choices["matmul"].add_argument("--square", type=int, default=2048,

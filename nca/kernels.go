@@ -60,8 +60,8 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 		}
 		var grads levelGradients
 		hiddenOut, delta := lm.updateRule(perception)
-		dPerception := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
-		return []*Node{delta, dPerception, grads.denseInTB, grads.denseOut}
+		dState, dFiltered := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
+		return []*Node{delta, dState, dFiltered, grads.denseInTB, grads.denseOut}
 	})
 	if err != nil {
 		return rates, err
