@@ -54,12 +54,12 @@ type stepRecord struct {
 type levelMatrices struct {
 	kernel    *Node // conv_a and conv_b side by side, [9C, 2C], rows in (row, column, channel) order
 	kernelTB  *Node // the kernel transposed with the biases, [2C, 9(C+1)]: see neighbourhoods
-	denseIn   *Node // [3C, hidden]
+	denseInS  *Node // dense_in's rows for the state, [C, hidden]
+	denseInF  *Node // dense_in's rows for the filtered channels, [2C, hidden]
 	denseInTB *Node // dense_in transposed, then its bias: [hidden, 3C+1]
 	denseOut  *Node // [hidden, C], the image channel's column zeroed
 	denseOutT *Node // [C, hidden]
 	channels  int
-	gathers   bool // cut the neighbourhoods with Gather
 }
 
 func (w levelWeights) matrices() levelMatrices {
@@ -72,23 +72,25 @@ func (w levelWeights) matrices() levelMatrices {
 	noBiases := Zeros(g, shapes.Make(w.convBias.DType(), 8, 1, out))
 	biases := Concatenate([]*Node{Reshape(w.convBias, 1, 1, out), noBiases}, 0)
 	kernelB := Concatenate([]*Node{Reshape(w.convKernel, 9, c, out), biases}, 1)
-	return levelMatrices{
-		kernel:    Reshape(w.convKernel, 9*c, out),
-		kernelTB:  Transpose(Reshape(kernelB, 9*(c+1), out), 0, 1),
-		denseIn:   w.denseIn,
-		denseInTB: withBiasColumn(w.denseIn, w.denseInBias),
-		denseOut:  w.denseOut,
-		denseOutT: Transpose(w.denseOut, 0, 1),
-		channels:  c,
-		gathers:   cutsWithGather(g.Backend()),
-	}
+	lm := updateRuleMatrices(w.denseIn, w.denseInBias, w.denseOut)
+	lm.kernel = Reshape(w.convKernel, 9*c, out)
+	lm.kernelTB = Transpose(Reshape(kernelB, 9*(c+1), out), 0, 1)
+	return lm
 }
 
-// cutsWithGather tells whether the steps cut their neighbourhoods with
-// Gather: on the pure Go backend, where Pad first fills its whole output
-// and a concatenation copies the nine views once more.
-func cutsWithGather(backend compute.Backend) bool {
-	return convolvesAsMatrixProduct(backend)
+// updateRuleMatrices lays out the update rule's weights, dense_in [3C,
+// hidden] with its bias [hidden] and dense_out [hidden, C], for the step's
+// products: the matrices of a level without its kernel.
+func updateRuleMatrices(denseIn, denseInBias, denseOut *Node) levelMatrices {
+	c := denseOut.Shape().Dimensions[1]
+	return levelMatrices{
+		denseInS:  crop(denseIn, 0, 0, c),
+		denseInF:  crop(denseIn, 0, c, 2*c),
+		denseInTB: withBiasColumn(denseIn, denseInBias),
+		denseOut:  denseOut,
+		denseOutT: Transpose(denseOut, 0, 1),
+		channels:  c,
+	}
 }
 
 // withBiasColumn is a layer's weights [in, out] transposed, with its bias
@@ -122,17 +124,19 @@ func accumulate(sum **Node, x *Node) {
 }
 
 // crop cuts x[start:start+size] along axis in block copies: with a
-// negative Pad on the pure Go backend, whose Slice copies element by
-// element, and with Slice elsewhere.
+// negative Pad where Slice copies element by element, and with Slice
+// elsewhere.
 func crop(x *Node, axis, start, size int) *Node {
-	if !cutsWithPad(x.Graph().Backend()) {
+	if !slicesByElement(x.Graph().Backend()) {
 		return SliceAxis(x, axis, AxisRange(start, start+size))
 	}
 	return padAxis(x, axis, -start, -(x.Shape().Dimensions[axis] - start - size))
 }
 
-// cutsWithPad tells whether crops are negative Pads.
-func cutsWithPad(backend compute.Backend) bool {
+// slicesByElement tells whether the backend's Slice copies element by
+// element: the pure Go backend's does. There the steps cut with negative
+// Pads (block copies) and the neighbourhoods with one Gather.
+func slicesByElement(backend compute.Backend) bool {
 	return convolvesAsMatrixProduct(backend)
 }
 
@@ -162,7 +166,7 @@ func fromCellsLast(state *Node) *Node { return TransposeAllAxes(state, 1, 2, 3, 
 // dx out of a padded state [C,B,H+2,W+2], in one copy; placeView puts a
 // view back there, zeros around it.
 func shiftedView(padded *Node, dy, dx int) *Node {
-	if !cutsWithPad(padded.Graph().Backend()) {
+	if !slicesByElement(padded.Graph().Backend()) {
 		d := padded.Shape().Dimensions
 		return Slice(padded, AxisRange(), AxisRange(), AxisRange(dy, dy+d[2]-2), AxisRange(dx, dx+d[3]-2))
 	}
@@ -195,12 +199,12 @@ func reflectPadPlanes(x *Node) *Node {
 // [C,B,H,W] as [9(C+1), cells]: for each of the nine views in the
 // kernel's order (row, column), the state's C channels shifted, then a
 // channel of ones that carries the biases.
-func (lm levelMatrices) neighbourhoods(state *Node) *Node {
+func neighbourhoods(state *Node) *Node {
 	d := state.Shape().Dimensions
 	c, b, h, w := d[0], d[1], d[2], d[3]
 	padded := reflectPadPlanes(state)
 	padded = Concatenate([]*Node{padded, onesRow(padded)}, 0)
-	if lm.gathers {
+	if slicesByElement(state.Graph().Backend()) {
 		starts := make([][]int32, 0, 9)
 		for dy := range int32(3) {
 			for dx := range int32(3) {
@@ -226,7 +230,7 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 	d := state.Shape().Dimensions
 	cells := d[1] * d[2] * d[3]
 	flat := Reshape(state, lm.channels, cells)
-	filtered := Dot(lm.kernelTB, lm.neighbourhoods(state)).Product()
+	filtered := Dot(lm.kernelTB, neighbourhoods(state)).Product()
 	perception := Concatenate([]*Node{flat, filtered, Reshape(onesRow(state), 1, cells)}, 0)
 	hidden, delta := lm.updateRule(perception)
 	if mask != nil {
@@ -276,8 +280,7 @@ func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, gra
 	accumulate(&grads.denseOut, DotGeneral(hidden, []int{1}, nil, dDelta, []int{1}, nil))
 	dHidden := reluBackward(hidden, Dot(lm.denseOut, dDelta).Product())
 	accumulate(&grads.denseInTB, DotGeneral(dHidden, []int{1}, nil, perception, []int{1}, nil))
-	c := lm.channels
-	return Dot(crop(lm.denseIn, 0, 0, c), dHidden).Product(), Dot(crop(lm.denseIn, 0, c, 2*c), dHidden).Product()
+	return Dot(lm.denseInS, dHidden).Product(), Dot(lm.denseInF, dHidden).Product()
 }
 
 // stepBackward takes the gradient of the loss with respect to the state
@@ -304,7 +307,7 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	// (9(C+1) values per cell) in memory until the backward pass. The
 	// state's gradient comes from each tap's rows shifted back to where
 	// the tap looked.
-	accumulate(&grads.kernelB, DotGeneral(lm.neighbourhoods(state), []int{1}, nil, dFiltered, []int{1}, nil))
+	accumulate(&grads.kernelB, DotGeneral(neighbourhoods(state), []int{1}, nil, dFiltered, []int{1}, nil))
 	dTaps := Dot(lm.kernel, dFiltered).Product() // [9C, cells]
 	var dPadded *Node
 	for dy := range 3 {

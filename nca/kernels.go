@@ -54,10 +54,7 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 	rates.UpdateRuleCells = cells
 	rule, err := NewExec(backend, func(in []*Node) []*Node {
 		perception, dDelta, denseIn, inBias, denseOut := in[0], in[1], in[2], in[3], in[4]
-		lm := levelMatrices{
-			denseIn: denseIn, denseInTB: withBiasColumn(denseIn, inBias),
-			denseOut: denseOut, denseOutT: Transpose(denseOut, 0, 1), channels: c,
-		}
+		lm := updateRuleMatrices(denseIn, inBias, denseOut)
 		var grads levelGradients
 		hiddenOut, delta := lm.updateRule(perception)
 		dState, dFiltered := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
