@@ -26,7 +26,7 @@ func TestBackendONNXMatchesGo(t *testing.T) {
 	defer onnx.Finalize()
 	assert.Equal(t, BackendONNX, info.Name)
 	assert.Equal(t, lib, info.LibraryPath)
-	assert.Contains(t, info.Config, "no_cpu_mem_arena")
+	assert.Contains(t, info.Config, "cpu_mem_arena,no_mem_pattern")
 
 	goBackend, _, err := NewBackend("go")
 	require.NoError(t, err)
