@@ -145,7 +145,14 @@ func TestFlushTiny(t *testing.T) {
 	exec, err := NewExec(testBackend(t), flushTiny)
 	require.NoError(t, err)
 	defer exec.Finalize()
-	in := []float32{1e-30, -1e-35, 1e-40, 0, -2e-29, 1e-20, -0.5}
+	// Subnormal and tiny values vanish, values from 2^-56 up are kept
+	// bit for bit, those in between are rounded to multiples of 2^-106.
+	tiny := float32(math.Ldexp(1, -106))
+	in := []float32{1e-40, -1e-35, tiny / 4, 0, 1.5e-17, -0.5, 3e-7, 1e30, 1e-30, -2e-29}
 	out := tensors.MustCopyFlatData[float32](exec.MustCall(in)[0])
-	assert.Equal(t, []float32{0, 0, 0, 0, -2e-29, 1e-20, -0.5}, out)
+	assert.Equal(t, []float32{0, 0, 0, 0, 1.5e-17, -0.5, 3e-7, 1e30}, out[:8])
+	for i, x := range in[8:] {
+		assert.InDelta(t, x, out[8+i], float64(tiny), "value %g", x)
+		assert.NotZero(t, out[8+i], "value %g", x)
+	}
 }
