@@ -18,11 +18,15 @@ import (
 //     matrix [C, cells]). Then every matrix product of the step and of its
 //     gradient has its contracted axis where the backends' matrix kernels
 //     want it, and no large operand is ever transposed: only weights are.
-//   - The shifted views of the perception convolution are cut in one
-//     Gather on the pure Go backend (a block copy straight into the matrix
-//     the convolution multiplies, where its Slice is an element-by-element
-//     loop), and with one Slice each elsewhere (compute-onnx has no
-//     GatherSlices).
+//   - Backends with a fast convolution of their own (ONNX Runtime, XLA)
+//     run the perception convolution and its gradient with respect to the
+//     state as convolutions. The pure Go backend, whose convolution is a
+//     plain loop, multiplies the kernel with the 3x3 neighbourhoods
+//     instead, cut in one Gather (a block copy straight into the matrix
+//     product's operand, where its Slice is an element-by-element loop).
+//   - The kernel's gradient is one product of the neighbourhoods (on ONNX
+//     Runtime cut with one Slice per view: compute-onnx has no
+//     GatherSlices) and the gradient of the filtered channels.
 //   - The ReLU gradient uses the backend's fused activation gradient where
 //     it has one.
 //
