@@ -338,8 +338,7 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	// perception, a node of its own, so that the backends do not merge
 	// them with the forward pass's and keep every step's neighbourhoods
 	// (9(C+1) values per cell) in memory until the backward pass. The
-	// state's gradient comes from each tap's rows shifted back to where
-	// the tap looked.
+	// state's gradient goes back through the padding the convolution saw.
 	accumulate(&grads.kernelB, DotGeneral(neighbourhoods(state), []int{1}, nil, dFiltered, []int{1}, nil))
 	dConv := Reshape(reflectPadBackward(lm.filterBackward(dFiltered, d)), c, cells)
 	return Reshape(Add(Add(dFlat, dState), dConv), d...)
@@ -370,14 +369,14 @@ func (lm levelMatrices) filterBackward(dFiltered *Node, d []int) *Node {
 	return dPadded
 }
 
-// tinyGradient is the grain flushTiny rounds state gradients to: about
-// 1.5e-25 times smaller than any gradient it leaves exactly as it was.
+// tinyGradient is what flushTiny adds and takes away again, 2^-82 (2e-25).
 const tinyGradient = 0x1p-82
 
-// flushTiny rounds the values of a state gradient to multiples of half an
-// ulp of tinyGradient, 2^-106 (1.2e-32): values smaller than that in
-// magnitude become zero, values from 2^-56 (1.4e-17) up stay exactly as they
-// are. Early in training, while the update rule's last layer is still near
+// flushTiny rounds the values of a state gradient to the spacing of the
+// float32 numbers next to tinyGradient (2^-105): values below 2^-106
+// (1.2e-32) in magnitude become zero, values from 2^-56 (1.4e-17) up stay
+// exactly as they are, those in between move by at most 2^-106. Early in
+// training, while the update rule's last layer is still near
 // its zero start, the gradient that flows back through the hidden
 // channels shrinks with every step, into the subnormal numbers (below
 // 1.2e-38), and arithmetic on those takes the CPU a microcode assist each

@@ -146,7 +146,7 @@ func TestFlushTiny(t *testing.T) {
 	require.NoError(t, err)
 	defer exec.Finalize()
 	// Subnormal and tiny values vanish, values from 2^-56 up are kept
-	// bit for bit, those in between are rounded to multiples of 2^-106.
+	// bit for bit, those in between move by at most 2^-106.
 	tiny := float32(math.Ldexp(1, -106))
 	in := []float32{1e-40, -1e-35, tiny / 4, 0, 1.5e-17, -0.5, 3e-7, 1e30, 1e-30, -2e-29}
 	out := tensors.MustCopyFlatData[float32](exec.MustCall(in)[0])
