@@ -13,7 +13,7 @@ import (
 
 // Backend names accepted by NewBackend, alone or followed by ",OPTIONS"
 // (options go to the backend unchanged, e.g. "go,ops_sequential",
-// "onnx,cpu_mem_arena=true", "xla:cuda,memory_fraction=0.5").
+// "onnx,intra_op_num_threads=1", "xla:cuda,memory_fraction=0.5").
 const (
 	// BackendAuto picks the fastest backend that this build and machine offer.
 	BackendAuto = "auto"
