@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # side_by_side.sh times mednca's backends and the PyTorch reference on the
 # same machine, alternating them so that load from other processes spreads
-# evenly, and prints medians and ratios.
+# evenly, and prints medians, ratios and each one's fastest single repetition.
 #
 # Usage: bench/side_by_side.sh [-r ROUNDS] [-n REPS] [-t THREADS] [-b "go onnx"]
 #          [-p "PASSIVE ACTIVE"] [-o DIR]
@@ -124,7 +124,8 @@ echo "torch_mednca.py matmul" >&2
 "$python" bench/torch_mednca.py matmul --threads "$threads" > "$out/matmul-torch.json" 2> "$out/matmul-torch.log" ||
   echo "  failed: see $out/matmul-torch.log" >&2
 
-# Medians over rounds, and each backend's time relative to PyTorch.
+# Medians over rounds, and each backend's time relative to PyTorch; then
+# the fastest single repetitions.
 "$python" - "$out" <<'EOF'
 import glob, json, os, statistics, sys
 out = sys.argv[1]
@@ -171,6 +172,23 @@ for name in sorted(runs, key=lambda n: (n.startswith("torch"), n)):
     share = f"{100 * mlp / peak:6.0f}%" if mlp and peak else f"{'-':>7}"
     print(f"{name:20} {len(runs[name]):6d} {fmt(train, 12)} {ratio(train, torch_train)} "
           f"{fmt(infer, 8)} {ratio(infer, torch_infer)} {rss:12.2f} {fmt(mlp, 11, 0)} {share}")
+
+# The fastest single repetition of each contestant: on a shared machine the
+# run least disturbed by other processes.
+def fastest(name, key):
+    values = [v for r in runs.get(name, []) for v in r.get(key, [])]
+    return min(values) if values else None
+
+torch_fastest = {key: min((v for v in (fastest(n, key) for n in torch_names) if v), default=None)
+                 for key in ("train_iter_s", "infer_s")}
+print()
+print("fastest single repetition, ratio to PyTorch's fastest:")
+for name in sorted(runs, key=lambda n: (n.startswith("torch"), n)):
+    cells = []
+    for key, label in (("train_iter_s", "train"), ("infer_s", "infer")):
+        v, ref = fastest(name, key), torch_fastest[key]
+        cells.append(f"{label} {v:.3f} s ({v / ref:.2f})" if v and ref else f"{label} -")
+    print(f"  {name:20} " + ", ".join(cells))
 print()
 print("matrix product 2048x2048 float32, GFLOP/s: " +
       ", ".join(f"{n} {v:.0f}" for n, v in sorted(peaks.items())) +
