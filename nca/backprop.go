@@ -24,6 +24,9 @@ import (
 //     plain loop, multiplies the kernel with the 3x3 neighbourhoods
 //     instead, cut in one Gather (a block copy straight into the matrix
 //     product's operand, where its Slice is an element-by-element loop).
+//   - On the backends with their own convolution a step with a fire mask
+//     runs the update rule, forward and backward, on the firing cells
+//     alone, gathered as rows (firing.go).
 //   - The kernel's gradient is one product of the neighbourhoods (on ONNX
 //     Runtime cut with one Slice per view: compute-onnx has no
 //     GatherSlices) and the gradient of the filtered channels.
@@ -40,11 +43,17 @@ import (
 // The state the step started from is not kept on its own: it is the first
 // C rows of the perception, and keeping both held 16 more values per cell
 // and step until the backward pass.
+//
+// Where the update rule runs on the firing cells alone (see firing), the
+// perception and hidden layer are those cells' rows, [K, 3C+1] and [K,
+// hidden], and the state is kept on its own.
 type stepRecord struct {
-	dims       []int // the state's dimensions, [C, B, H, W]
-	perception *Node // [3C+1, cells]: the state, the filtered channels, a row of ones
-	hidden     *Node // the update rule's hidden layer after ReLU, [hidden, cells]
-	mask       *Node // the fire mask, [1, cells]; nil when every cell fires
+	dims       []int   // the state's dimensions, [C, B, H, W]
+	perception *Node   // [3C+1, cells]: the state, the filtered channels, a row of ones
+	hidden     *Node   // the update rule's hidden layer after ReLU, [hidden, cells]
+	mask       *Node   // the fire mask, [1, cells]; nil when every cell fires
+	fired      *firing // the firing cells, where the update rule runs on them alone
+	state      *Node   // the state [C, cells], with fired
 }
 
 // levelMatrices are one level's weights in the layouts of the step's
@@ -66,6 +75,10 @@ type levelMatrices struct {
 	denseOut  *Node // [hidden, C], the image channel's column zeroed
 	denseOutT *Node // [C, hidden]
 	channels  int
+
+	// capacity is how many firing cells a step's update rule runs on
+	// (see firing); 0 runs it on every cell, the fire mask applied after.
+	capacity int
 }
 
 func (w levelWeights) matrices() levelMatrices {
@@ -237,6 +250,9 @@ func neighbourhoods(state *Node) *Node {
 // [1,cells] (nil: every cell fires) and returns the next state and what
 // its backward pass needs. It computes what update(perceive(state)) does.
 func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
+	if mask != nil && lm.capacity > 0 {
+		return lm.firingStep(state, firingCells(mask, lm.capacity))
+	}
 	d := state.Shape().Dimensions
 	cells := d[1] * d[2] * d[3]
 	flat := Reshape(state, lm.channels, cells)
@@ -248,6 +264,38 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 	}
 	next := Reshape(Add(flat, delta), d...)
 	return next, stepRecord{dims: d, perception: perception, hidden: hidden, mask: mask}
+}
+
+// firingStep is step with the update rule run on the firing cells alone,
+// as rows: the state and the filtered channels are turned cells-first,
+// [cells, C] and [cells, 2C], where a cell's values are one block to
+// gather, and the updates are scattered back the same way.
+func (lm levelMatrices) firingStep(state *Node, fired *firing) (*Node, stepRecord) {
+	d := state.Shape().Dimensions
+	c := lm.channels
+	cells := d[1] * d[2] * d[3]
+	flat := Reshape(state, c, cells)
+	filtered := ConvGeneral(reflectPadPlanes(state), lm.conv, cellsLastConvolution(2, 3), nil, nil, nil, nil, 1, 1)
+	filtered = Add(cellsFirst(Reshape(filtered, 2*c, cells)), Reshape(lm.convBias, 1, 2*c))
+	rows := Concatenate([]*Node{
+		Gather(cellsFirst(flat), fired.cells),
+		Gather(filtered, fired.cells),
+		OnesLike(fired.valid),
+	}, 1)
+	hidden, delta := lm.updateRuleRows(rows)
+	update := Transpose(fired.scatter(Mul(delta, fired.valid), cells), 0, 1)
+	next := Reshape(Add(flat, update), d...)
+	return next, stepRecord{dims: d, perception: rows, hidden: hidden, fired: fired, state: flat}
+}
+
+// cellsFirst transposes x [C, cells] to [cells, C] as a product with the
+// identity, whose transposed operand the backends' matrix kernels copy
+// in blocks: ONNX Runtime's Transpose moves a 16-row matrix element by
+// element, five times slower. Every value is multiplied by one and added
+// to zeros: exact.
+func cellsFirst(x *Node) *Node {
+	c := x.Shape().Dimensions[0]
+	return DotGeneral(x, []int{0}, nil, DiagonalWithValue(ScalarOne(x.Graph(), x.DType()), c), []int{0}, nil)
 }
 
 // filter returns the perception convolution's 2C channels of a cells-last
@@ -279,6 +327,22 @@ func cellsLastConvolution(in, out int) compute.ConvolveAxesConfig {
 func (lm levelMatrices) updateRule(perception *Node) (hidden, delta *Node) {
 	hidden = denseReLU(lm.denseInTB, perception)
 	return hidden, Dot(lm.denseOutT, hidden).Product()
+}
+
+// updateRuleRows is updateRule on the perception of some cells as rows,
+// [K, 3C+1]: it returns the hidden layer [K, hidden] and the update [K, C].
+// With the cells as rows the large operands of both products are their
+// left ones, which the backends' matrix kernels read in place.
+func (lm levelMatrices) updateRuleRows(rows *Node) (hidden, delta *Node) {
+	if fusesDense(rows.Graph().Backend()) {
+		hidden = BackendFusedDense(rows, lm.denseInTB, nil, compute.DenseConfig{
+			Activation:   compute.ActivationConfig{Type: compute.ActivationRelu},
+			WeightLayout: compute.DenseLayoutOutputsInput,
+		})
+	} else {
+		hidden = MaxScalar(DotGeneral(rows, []int{1}, nil, lm.denseInTB, []int{1}, nil), 0)
+	}
+	return hidden, Dot(hidden, lm.denseOut).Product()
 }
 
 // denseReLU is max(weights · x, 0) for weights [out, in] and x [in, cells].
@@ -316,6 +380,18 @@ func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, gra
 	return Dot(lm.denseInS, dHidden).Product(), Dot(lm.denseInF, dHidden).Product()
 }
 
+// updateRuleRowsBackward is updateRuleBackward for cells as rows: rows
+// [K, 3C+1], hidden [K, hidden] and dDelta [K, C] in, the gradients for
+// the state [K, C] and the filtered channels [K, 2C] out.
+func (lm levelMatrices) updateRuleRowsBackward(rows, hidden, dDelta *Node, grads *levelGradients) (
+	dState, dFiltered *Node) {
+	accumulate(&grads.denseOut, Transpose(DotGeneral(dDelta, []int{0}, nil, hidden, []int{0}, nil), 0, 1))
+	dHidden := reluBackward(hidden, DotGeneral(dDelta, []int{1}, nil, lm.denseOut, []int{1}, nil))
+	accumulate(&grads.denseInTB, Transpose(DotGeneral(rows, []int{0}, nil, dHidden, []int{0}, nil), 0, 1))
+	return DotGeneral(dHidden, []int{1}, nil, lm.denseInS, []int{1}, nil),
+		DotGeneral(dHidden, []int{1}, nil, lm.denseInF, []int{1}, nil)
+}
+
 // stepBackward takes the gradient of the loss with respect to the state
 // after a step, adds the step's weight gradients to grads and returns the
 // gradient with respect to the state before it.
@@ -324,21 +400,31 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	c := lm.channels
 	cells := d[1] * d[2] * d[3]
 	dFlat := flushTiny(Reshape(dNext, c, cells))
-	state := Reshape(crop(r.perception, 0, 0, c), d...)
 
 	// Only firing cells pass gradient on to the update rule.
-	dDelta := dFlat
-	if r.mask != nil {
-		dDelta = Mul(dDelta, r.mask)
+	var state, dState, dFiltered *Node
+	if r.fired != nil {
+		state = Reshape(r.state, d...)
+		dDelta := Mul(Gather(cellsFirst(dFlat), r.fired.cells), r.fired.valid)
+		dState, dFiltered = lm.updateRuleRowsBackward(r.perception, r.hidden, dDelta, grads)
+		dState = Transpose(r.fired.scatter(dState, cells), 0, 1)
+		dFiltered = Transpose(r.fired.scatter(dFiltered, cells), 0, 1)
+	} else {
+		state = Reshape(crop(r.perception, 0, 0, c), d...)
+		dDelta := dFlat
+		if r.mask != nil {
+			dDelta = Mul(dDelta, r.mask)
+		}
+		dState, dFiltered = lm.updateRuleBackward(r.perception, r.hidden, dDelta, grads)
 	}
-	dState, dFiltered := lm.updateRuleBackward(r.perception, r.hidden, dDelta, grads)
 
 	// The perception convolution. The kernel's gradient needs the step's
-	// neighbourhoods again: they are cut anew from the state in the
-	// perception, a node of its own, so that the backends do not merge
-	// them with the forward pass's and keep every step's neighbourhoods
-	// (9(C+1) values per cell) in memory until the backward pass. The
-	// state's gradient goes back through the padding the convolution saw.
+	// neighbourhoods again: they are cut anew from the state (on the path
+	// without gathering, from the perception's first rows, a node of its
+	// own, so that the go backend does not merge them with the forward
+	// pass's and keep every step's neighbourhoods, 9(C+1) values per
+	// cell, in memory until the backward pass). The state's gradient goes
+	// back through the padding the convolution saw.
 	accumulate(&grads.kernelB, DotGeneral(neighbourhoods(state), []int{1}, nil, dFiltered, []int{1}, nil))
 	dConv := Reshape(reflectPadBackward(lm.filterBackward(dFiltered, d)), c, cells)
 	return Reshape(Add(Add(dFlat, dState), dConv), d...)
@@ -442,6 +528,9 @@ func (m *Model) runLevelRecorded(state *Node, level, steps int) (*Node, levelMat
 	d := state.Shape().Dimensions
 	cells := d[0] * d[1] * d[2]
 	masks := m.fireMasks(g, steps, d)
+	if masks != nil && lm.conv != nil {
+		lm.capacity = firingCapacity(cells, m.Config.FireRate)
+	}
 	records := make([]stepRecord, steps)
 	state = toCellsLast(state)
 	for i := range steps {

@@ -22,7 +22,9 @@ type KernelRates struct {
 	// UpdateRule is the update rule of one level-2 training step, forward
 	// and backward, as training runs it: the arithmetic of its six matrix
 	// products over the time of the whole computation, ReLU, bias and
-	// gradient sums included.
+	// gradient sums included. On backends that run it on the firing cells
+	// alone (see firing) it is timed on as many cells as a step gathers,
+	// UpdateRuleCells, as rows; the gathering is not part of it.
 	UpdateRule      float64
 	UpdateRuleCells int
 }
@@ -51,21 +53,34 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 		side = cfg.ImageSize
 	}
 	cells := cfg.BatchSize * side * side
+	asRows := !convolvesAsMatrixProduct(backend) && cfg.FireRate < 1
+	if asRows {
+		cells = firingCapacity(cells, cfg.FireRate)
+	}
 	rates.UpdateRuleCells = cells
 	rule, err := NewExec(backend, func(in []*Node) []*Node {
 		perception, dDelta, denseIn, inBias, denseOut := in[0], in[1], in[2], in[3], in[4]
 		lm := updateRuleMatrices(denseIn, inBias, denseOut)
 		var grads levelGradients
-		hiddenOut, delta := lm.updateRule(perception)
-		dState, dFiltered := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
+		var hiddenOut, delta, dState, dFiltered *Node
+		if asRows {
+			hiddenOut, delta = lm.updateRuleRows(perception)
+			dState, dFiltered = lm.updateRuleRowsBackward(perception, hiddenOut, dDelta, &grads)
+		} else {
+			hiddenOut, delta = lm.updateRule(perception)
+			dState, dFiltered = lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
+		}
 		return []*Node{delta, dState, dFiltered, grads.denseInTB, grads.denseOut}
 	})
 	if err != nil {
 		return rates, err
 	}
 	defer rule.Finalize()
-	seconds, err = medianCallTime(rule, reps,
-		filledTensor((3*c+1)*cells, 3*c+1, cells), filledTensor(c*cells, c, cells),
+	perception, dDelta := filledTensor((3*c+1)*cells, 3*c+1, cells), filledTensor(c*cells, c, cells)
+	if asRows {
+		perception, dDelta = filledTensor((3*c+1)*cells, cells, 3*c+1), filledTensor(c*cells, cells, c)
+	}
+	seconds, err = medianCallTime(rule, reps, perception, dDelta,
 		filledTensor(3*c*hidden, 3*c, hidden), filledTensor(hidden, hidden), filledTensor(hidden*c, hidden, c))
 	if err != nil {
 		return rates, fmt.Errorf("timing the update rule on %d cells: %w", cells, err)
