@@ -69,6 +69,7 @@ type levelMatrices struct {
 	kernelTB  *Node // the kernel transposed with the biases, [2C, 9(C+1)]: see neighbourhoods
 	conv      *Node // the kernel as it is, [3,3,C,2C], where the backend convolves natively
 	convBias  *Node // the kernel's biases, [2C, 1], likewise
+	denseIn   *Node // dense_in, [3C, hidden]
 	denseInS  *Node // dense_in's rows for the state, [C, hidden]
 	denseInF  *Node // dense_in's rows for the filtered channels, [2C, hidden]
 	denseInTB *Node // dense_in transposed, then its bias: [hidden, 3C+1]
@@ -107,6 +108,7 @@ func (w levelWeights) matrices() levelMatrices {
 func updateRuleMatrices(denseIn, denseInBias, denseOut *Node) levelMatrices {
 	c := denseOut.Shape().Dimensions[1]
 	return levelMatrices{
+		denseIn:   denseIn,
 		denseInS:  crop(denseIn, 0, 0, c),
 		denseInF:  crop(denseIn, 0, c, 2*c),
 		denseInTB: withBiasColumn(denseIn, denseInBias),
@@ -381,15 +383,18 @@ func (lm levelMatrices) updateRuleBackward(perception, hidden, dDelta *Node, gra
 }
 
 // updateRuleRowsBackward is updateRuleBackward for cells as rows: rows
-// [K, 3C+1], hidden [K, hidden] and dDelta [K, C] in, the gradients for
-// the state [K, C] and the filtered channels [K, 2C] out.
-func (lm levelMatrices) updateRuleRowsBackward(rows, hidden, dDelta *Node, grads *levelGradients) (
-	dState, dFiltered *Node) {
+// [K, 3C+1], hidden [K, hidden] and dDelta [K, C] in, the gradient for the
+// perception without its row of ones, [K, 3C], out: the state's columns,
+// then the filtered channels'. One product, where two would each read the
+// hidden layer's gradient.
+//
+// The weight gradients are the transposes of products whose left operand,
+// the one the backends transpose while they pack it, is the smaller.
+func (lm levelMatrices) updateRuleRowsBackward(rows, hidden, dDelta *Node, grads *levelGradients) *Node {
 	accumulate(&grads.denseOut, Transpose(DotGeneral(dDelta, []int{0}, nil, hidden, []int{0}, nil), 0, 1))
 	dHidden := reluBackward(hidden, DotGeneral(dDelta, []int{1}, nil, lm.denseOut, []int{1}, nil))
 	accumulate(&grads.denseInTB, Transpose(DotGeneral(rows, []int{0}, nil, dHidden, []int{0}, nil), 0, 1))
-	return DotGeneral(dHidden, []int{1}, nil, lm.denseInS, []int{1}, nil),
-		DotGeneral(dHidden, []int{1}, nil, lm.denseInF, []int{1}, nil)
+	return DotGeneral(dHidden, []int{1}, nil, lm.denseIn, []int{1}, nil)
 }
 
 // stepBackward takes the gradient of the loss with respect to the state
@@ -406,9 +411,9 @@ func (lm levelMatrices) stepBackward(r stepRecord, dNext *Node, grads *levelGrad
 	if r.fired != nil {
 		state = Reshape(r.state, d...)
 		dDelta := Mul(Gather(cellsFirst(dFlat), r.fired.cells), r.fired.valid)
-		dState, dFiltered = lm.updateRuleRowsBackward(r.perception, r.hidden, dDelta, grads)
-		dState = Transpose(r.fired.scatter(dState, cells), 0, 1)
-		dFiltered = Transpose(r.fired.scatter(dFiltered, cells), 0, 1)
+		dPerception := lm.updateRuleRowsBackward(r.perception, r.hidden, dDelta, grads)
+		dPerception = Transpose(r.fired.scatter(dPerception, cells), 0, 1)
+		dState, dFiltered = crop(dPerception, 0, 0, c), crop(dPerception, 0, c, 2*c)
 	} else {
 		state = Reshape(crop(r.perception, 0, 0, c), d...)
 		dDelta := dFlat

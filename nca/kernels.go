@@ -62,14 +62,13 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 		perception, dDelta, denseIn, inBias, denseOut := in[0], in[1], in[2], in[3], in[4]
 		lm := updateRuleMatrices(denseIn, inBias, denseOut)
 		var grads levelGradients
-		var hiddenOut, delta, dState, dFiltered *Node
 		if asRows {
-			hiddenOut, delta = lm.updateRuleRows(perception)
-			dState, dFiltered = lm.updateRuleRowsBackward(perception, hiddenOut, dDelta, &grads)
-		} else {
-			hiddenOut, delta = lm.updateRule(perception)
-			dState, dFiltered = lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
+			hiddenOut, delta := lm.updateRuleRows(perception)
+			dPerception := lm.updateRuleRowsBackward(perception, hiddenOut, dDelta, &grads)
+			return []*Node{delta, dPerception, grads.denseInTB, grads.denseOut}
 		}
+		hiddenOut, delta := lm.updateRule(perception)
+		dState, dFiltered := lm.updateRuleBackward(perception, hiddenOut, dDelta, &grads)
 		return []*Node{delta, dState, dFiltered, grads.denseInTB, grads.denseOut}
 	})
 	if err != nil {
