@@ -14,7 +14,7 @@
 # Results go to $OUT (default ./gpu-out), at most 8 files:
 #   summary.txt       each step's exit status and duration, then the key numbers
 #   env.log           GPU, driver, Python packages, `mednca backends`
-#   tests.log         nca tests (Gradient|Invariant|Overfit) on xla:cuda
+#   tests.log         nca tests (gradients, the hand-written backward pass, firing cells, PyTorch) on xla:cuda
 #   bench-xla.log     `mednca bench --backend xla:cuda` (JSON inside)
 #   train.log         a 2-epoch synthetic training run on xla:cuda
 #   torch-eager.log   PyTorch reference bench on cuda, eager, and matmul ceiling
@@ -88,7 +88,7 @@ export MEDNCA_BACKEND=xla:cuda
 
 # Package tests on the GPU; they run from nca/ like `go test` would.
 run_step tests 150 bash -c 'cd nca && exec ../bin/nca.test -test.v -test.timeout 140s \
-  -test.run "Gradient|ImageChannel|FireRate|ReflectPad|ParameterCount|SameSeed|Overfit|PyTorch"'
+  -test.run "Gradient|ImageChannel|FireRate|ReflectPad|ParameterCount|SameSeed|Overfit|PyTorch|Backprop|Firing"'
 
 run_step bench-xla 120 bin/mednca bench --backend xla:cuda --reps 5
 
