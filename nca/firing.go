@@ -10,8 +10,9 @@ import (
 
 // A step's update only changes the cells that fire, about FireRate of
 // them. On backends with their own convolution (ONNX Runtime, XLA) the
-// training step runs the update rule, forward and backward, on those
-// cells alone, gathered as rows, and scatters their updates back: half
+// steps of training and inference run the update rule (in training
+// forward and backward) on those cells alone, gathered as rows, and
+// scatter their updates back: half
 // the arithmetic of the update rule at the default fire rate, and its
 // large operands where the matrix kernels read them in place
 // (bench/README.md). Shapes are fixed when the graph is built, so each
