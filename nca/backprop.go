@@ -76,10 +76,6 @@ type levelMatrices struct {
 	denseOut  *Node // [hidden, C], the image channel's column zeroed
 	denseOutT *Node // [C, hidden]
 	channels  int
-
-	// capacity is how many firing cells a step's update rule runs on
-	// (see firing); 0 runs it on every cell, the fire mask applied after.
-	capacity int
 }
 
 func (w levelWeights) matrices() levelMatrices {
@@ -252,9 +248,6 @@ func neighbourhoods(state *Node) *Node {
 // [1,cells] (nil: every cell fires) and returns the next state and what
 // its backward pass needs. It computes what update(perceive(state)) does.
 func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
-	if mask != nil && lm.capacity > 0 {
-		return lm.firingStep(state, firingCells(mask, lm.capacity))
-	}
 	d := state.Shape().Dimensions
 	cells := d[1] * d[2] * d[3]
 	flat := Reshape(state, lm.channels, cells)
@@ -274,14 +267,11 @@ func (lm levelMatrices) step(state, mask *Node) (*Node, stepRecord) {
 // gather, and the updates are scattered back the same way.
 func (lm levelMatrices) firingStep(state *Node, fired *firing) (*Node, stepRecord) {
 	d := state.Shape().Dimensions
-	c := lm.channels
 	cells := d[1] * d[2] * d[3]
-	flat := Reshape(state, c, cells)
-	filtered := ConvGeneral(reflectPadPlanes(state), lm.conv, cellsLastConvolution(2, 3), nil, nil, nil, nil, 1, 1)
-	filtered = Add(cellsFirst(Reshape(filtered, 2*c, cells)), Reshape(lm.convBias, 1, 2*c))
+	flat := Reshape(state, lm.channels, cells)
 	rows := Concatenate([]*Node{
 		Gather(cellsFirst(flat), fired.cells),
-		Gather(filtered, fired.cells),
+		Gather(cellsFirst(lm.filter(state)), fired.cells),
 		OnesLike(fired.valid),
 	}, 1)
 	hidden, delta := lm.updateRuleRows(rows)
@@ -533,9 +523,8 @@ func (m *Model) runLevelRecorded(state *Node, level, steps int) (*Node, levelMat
 	d := state.Shape().Dimensions
 	cells := d[0] * d[1] * d[2]
 	masks := m.fireMasks(g, steps, d)
-	if masks != nil && lm.conv != nil {
-		lm.capacity = firingCapacity(cells, m.Config.FireRate)
-	}
+	gathers := masks != nil && gathersFiringCells(m.Backend, m.Config.FireRate)
+	capacity := firingCapacity(cells, m.Config.FireRate)
 	records := make([]stepRecord, steps)
 	state = toCellsLast(state)
 	for i := range steps {
@@ -543,7 +532,11 @@ func (m *Model) runLevelRecorded(state *Node, level, steps int) (*Node, levelMat
 		if masks != nil {
 			mask = Reshape(SliceAxis(masks, 0, AxisElem(i)), 1, cells)
 		}
-		state, records[i] = lm.step(state, mask)
+		if gathers {
+			state, records[i] = lm.firingStep(state, firingCells(mask, capacity))
+		} else {
+			state, records[i] = lm.step(state, mask)
+		}
 	}
 	return state, lm, records
 }

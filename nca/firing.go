@@ -3,6 +3,7 @@ package nca
 import (
 	"math"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -19,6 +20,13 @@ import (
 // step gathers a fixed number of cells, the capacity: enough for the
 // firing cells but for a one-in-a-billion draw (firingCapacity), slots
 // beyond the firing cells marked invalid.
+
+// gathersFiringCells tells whether steps on backend, whose cells fire with
+// probability rate, run the update rule on the firing cells alone: on the
+// backends with their own convolution, when not every cell fires.
+func gathersFiringCells(backend compute.Backend, rate float64) bool {
+	return !convolvesAsMatrixProduct(backend) && rate < 1
+}
 
 // firingSpread is how many standard deviations of the count of firing
 // cells the capacity leaves room for above its mean. More firing cells

@@ -53,7 +53,7 @@ func MeasureKernels(backend compute.Backend, cfg Config, reps int) (KernelRates,
 		side = cfg.ImageSize
 	}
 	cells := cfg.BatchSize * side * side
-	asRows := !convolvesAsMatrixProduct(backend) && cfg.FireRate < 1
+	asRows := gathersFiringCells(backend, cfg.FireRate)
 	if asRows {
 		cells = firingCapacity(cells, cfg.FireRate)
 	}
